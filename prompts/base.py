@@ -1,0 +1,43 @@
+"""The paradigm contract: build chat messages for a query and its passages, parse a completion.
+
+Every layer (training rows, rewards, evaluation) goes through a ``Paradigm``; nothing else formats or parses
+model text. ``parse`` never raises: malformed text is ``Parsed(ok=False, error=...)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Result of parsing one completion.
+
+    ok:        a usable value was extracted.
+    value:     setwise: 0-based index; listwise: full 0-based permutation of range(n);
+               pointwise: float score; groupwise: list of n floats. None when not ok.
+    format_ok: exactly one <think>…</think> followed by exactly one <answer>…</answer>, whitespace aside.
+    repaired:  the value needed repair (duplicates/out-of-range dropped, missing appended...).
+    error:     why the parse failed (None when ok).
+    reasoning: text inside <think> (or "" when absent), kept for traces.
+    answer:    raw text the value was read from.
+    """
+
+    ok: bool
+    value: Any = None
+    format_ok: bool = False
+    repaired: bool = False
+    error: str | None = None
+    reasoning: str = ""
+    answer: str = ""
+
+
+class Paradigm(Protocol):
+    name: str
+    template_name: str
+    template_version: str
+
+    def messages(self, query: str, passages: Sequence[str]) -> list[dict[str, str]]: ...
+
+    def parse(self, completion: str, num_passages: int) -> Parsed: ...

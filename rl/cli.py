@@ -1,0 +1,58 @@
+"""The ``rankrl`` command: dispatches subcommands to the modules that own them.
+
+Each subcommand module exposes ``main(argv: list[str]) -> int`` and is imported only when used, so
+``rankrl score`` never pays for importing torch. User errors (``RankrlError``) become a one-paragraph
+message and exit code 2; ``--debug`` anywhere on the command line shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+
+from data.errors import RankrlError
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "score": ("eval.score_cli", "score a TREC run against qrels (trec_eval semantics)"),
+    "data": ("data.cli", "build training rows from a data source"),
+    "tiny-model": ("rl.tiny_model", "build a tiny causal LM offline (tests, smoke runs)"),
+    "train": ("rl.train", "GRPO training from a YAML recipe"),
+    "sft": ("rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
+    "eval": ("eval.cli", "rerank a benchmark with a checkpoint and score it"),
+    "demo": ("rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: rankrl <command> [options]   (rankrl <command> --help for details)", "", "commands:"]
+    lines += [f"  {name:<11} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in SUBCOMMANDS:
+        print(f"rankrl: unknown command {name!r}; valid commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
+        return 2
+    try:
+        module = importlib.import_module(SUBCOMMANDS[name][0])
+        return int(module.main(rest) or 0)
+    except RankrlError as err:
+        if debug:
+            traceback.print_exc()
+        print(f"rankrl {name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"rankrl {name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
