@@ -43,3 +43,19 @@ class Benchmark:
     first_stage: Run
     excluded: dict[str, set[str]] = field(default_factory=dict)
     provenance: dict[str, object] = field(default_factory=dict)
+
+    def missing_passages(self) -> list[str]:
+        """First-stage candidates without a text (local BRIGHT has none: its documents live on the Hub)."""
+        needed = {docid for ranking in self.first_stage.values() for docid, _ in ranking}
+        return sorted(needed - self.passages.keys())
+
+    def require_passages(self) -> None:
+        """Raise a ``RankrlError`` saying why texts are missing and how to get them, before any reranking."""
+        missing = self.missing_passages()
+        if missing:
+            from data.errors import RankrlError  # noqa: PLC0415 - records stay import-light
+
+            why = self.provenance.get("passages", "")
+            raise RankrlError(f"benchmark {self.name}: {len(missing)} candidate documents have no text "
+                              f"(e.g. {', '.join(missing[:3])}), so it can be scored but not reranked"
+                              + (f"; {why}" if why else ""))

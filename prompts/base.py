@@ -6,8 +6,9 @@ model text. ``parse`` never raises: malformed text is ``Parsed(ok=False, error=.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,139 @@
+"""transformers backend: batched ``generate`` with left padding, on CPU or GPU.
+
+Greedy by default; with ``temperature > 0`` it samples with a torch generator seeded per batch from the sampling
+seed (vLLM seeds each prompt instead, see ``backends.vllm``). Logprobs, when asked for, are the top alternatives of
+the scores ``generate`` samples from (raw logits for greedy decoding; after temperature/top-p when sampling),
+recorded by a logits processor that keeps only the top-n per step, never the full vocabulary.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from data.errors import RankrlError
+from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
+
+
+def resolve_model_dir(model: str | Path, adapter: str | Path | None = None) -> tuple[str, str | None]:
+    """(base model, LoRA adapter): a folder holding only a peft adapter resolves to its base model."""
+    path = Path(model)
+    if adapter is None and path.is_dir() and (path / "adapter_config.json").is_file() \
+            and not (path / "config.json").is_file():
+        try:
+            base = json.loads((path / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
+        except (OSError, KeyError, json.JSONDecodeError) as err:
+            raise RankrlError(f"{path / 'adapter_config.json'}: no readable base_model_name_or_path ({err}); "
+                              f"pass --base-model") from err
+        return str(base), str(path)
+    return str(model), None if adapter is None else str(adapter)
+
+
+class _TopLogprobs:
+    """Logits processor that records the top-n log-probabilities of every decoding step (and changes nothing)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.steps: list[tuple[Any, Any]] = []
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch  # noqa: PLC0415
+
+        logp = torch.log_softmax(scores.float(), dim=-1)
+        top = torch.topk(logp, k=min(self.n, logp.shape[-1]), dim=-1)
+        self.steps.append((top.values.cpu(), top.indices.cpu()))
+        return scores
+
+
+class HFBackend:
+    """Generation with ``transformers.AutoModelForCausalLM`` (optionally a peft LoRA adapter on top)."""
+
+    def __init__(self, model: str | Path, *, adapter: str | Path | None = None, batch_size: int = 8,
+                 device: str = "auto", dtype: str = "auto", chat_template_kwargs: dict[str, Any] | None = None,
+                 trust_remote_code: bool = False):
+        import torch  # noqa: PLC0415
+        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+
+        base, adapter = resolve_model_dir(model, adapter)
+        if batch_size < 1:
+            raise RankrlError(f"--batch-size must be >= 1, got {batch_size}")
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = device
+        self.batch_size = batch_size
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self.model_id = f"hf:{Path(base).resolve() if Path(base).exists() else base}" + (
+            f"+lora:{Path(adapter).resolve()}" if adapter else "")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust_remote_code)
+            torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, dtype)
+            net = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype, trust_remote_code=trust_remote_code)
+            if adapter:
+                from peft import PeftModel  # noqa: PLC0415
+
+                net = PeftModel.from_pretrained(net, adapter)
+        except (OSError, ValueError) as err:
+            raise RankrlError(f"cannot load model {base}{' with adapter ' + str(adapter) if adapter else ''}: "
+                              f"{err}") from err
+        if getattr(self.tokenizer, "chat_template", None) is None:
+            raise RankrlError(f"{base}: the tokenizer has no chat template; rankrl prompts are chat messages")
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = net.to(device).eval()
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.tokenizer.eos_token_id
+        self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+
+    def render(self, prompt: Prompt) -> str:
+        return self.tokenizer.apply_chat_template(prompt.chat(), add_generation_prompt=True, tokenize=False,
+                                                  **self.chat_template_kwargs)
+
+    def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
+        import torch  # noqa: PLC0415
+
+        texts = [self.render(p) for p in prompts]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        recorder = _TopLogprobs(sampling.logprobs) if sampling.logprobs > 0 else None
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": sampling.max_new_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "do_sample": not sampling.greedy,
+        }
+        if sampling.greedy:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        else:
+            kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
+        if recorder is not None:
+            kwargs["logits_processor"] = [recorder]
+        with torch.random.fork_rng(devices=[] if self.device == "cpu" else None):
+            torch.manual_seed(sampling.seed)
+            with torch.inference_mode():
+                out = self.model.generate(**enc, **kwargs)
+        width = enc["input_ids"].shape[1]
+        prompt_lengths = enc["attention_mask"].sum(dim=1).tolist()
+        results = []
+        for row, ids in enumerate(out[:, width:].tolist()):
+            length = len(ids)
+            finish = "length"
+            for i, tok in enumerate(ids):
+                if tok in self.eos_ids:
+                    length, finish = i + 1, "stop"
+                    break
+            kept = ids[:length]
+            text = self.tokenizer.decode(kept, skip_special_tokens=True)
+            lp = None
+            if recorder is not None:
+                tokens = [self.tokenizer.decode([t], skip_special_tokens=False) for t in kept]
+                tops = []
+                for step in range(min(length, len(recorder.steps))):
+                    values, indices = recorder.steps[step]
+                    tops.append(merge_alternatives(
+                        (self.tokenizer.decode([int(i)], skip_special_tokens=False), float(v))
+                        for v, i in zip(values[row].tolist(), indices[row].tolist())))
+                lp = answer_logprobs(tokens[:len(tops)], tops)
+            results.append(Generation(text=text, prompt_tokens=int(prompt_lengths[row]),
+                                      completion_tokens=length, answer_logprobs=lp, finish_reason=finish))
+        return results

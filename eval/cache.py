@@ -1,0 +1,105 @@
+"""Completion cache: what makes an interrupted evaluation resumable.
+
+Every completion is appended to a JSONL file in the output folder, flushed and fsynced after each backend batch,
+keyed by a hash of (model id, prompt, sampling settings, sample number). Rerunning the same command reads the file
+back, generates only the prompts not in it, and so produces the identical run. A process killed mid-write
+(``kill -9``) leaves at most one truncated last line: it is dropped (and cut from the file before appending);
+a malformed line anywhere else means the file was damaged and is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+from data.errors import DataFormatError
+from eval.backends.base import Generation, Prompt, Sampling
+
+CACHE_FILE = "completions.cache.jsonl"
+
+
+def cache_key(model_id: str, prompt: Prompt, sampling: Sampling) -> str:
+    """Stable hash of everything a completion depends on (greedy decoding ignores the sample number)."""
+    payload = {
+        "model": model_id,
+        "messages": [list(m) for m in prompt.messages],
+        "sampling": sampling.key(),
+        "sample": 0 if sampling.greedy else prompt.sample,
+    }
+    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+class CompletionCache:
+    """Append-only completion store backed by one JSONL file (``{"key": ..., "generation": {...}}`` per line)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._entries: dict[str, Generation] = {}
+        self.dropped_partial_line = False
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        raw = self.path.read_bytes()
+        lines = raw.split(b"\n")
+        complete_end = len(raw)
+        if lines and lines[-1] != b"":
+            # The last line has no newline: the write was cut short. Keep it only if it is a whole record.
+            last = lines[-1]
+            try:
+                self._add(json.loads(last.decode("utf-8")), len(lines))
+                lines = lines[:-1]
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+                self.dropped_partial_line = True
+                complete_end = len(raw) - len(last)
+                lines = lines[:-1]
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line.decode("utf-8"))
+                self._add(record, number)
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+                raise DataFormatError(self.path, number, f"damaged completion cache record ({err}); "
+                                      "delete the file to regenerate every completion") from err
+        if self.dropped_partial_line:
+            with open(self.path, "r+b") as handle:
+                handle.truncate(complete_end)
+        elif raw and not raw.endswith(b"\n"):
+            with open(self.path, "ab") as handle:
+                handle.write(b"\n")
+
+    def _add(self, record: dict, _line: int) -> None:
+        key = record["key"]
+        if not isinstance(key, str):
+            raise TypeError("key is not a string")
+        self._entries[key] = Generation.from_json(record["generation"])
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def get(self, key: str) -> Generation | None:
+        return self._entries.get(key)
+
+    def put_many(self, items: Iterable[tuple[str, Generation]]) -> None:
+        """Append a batch of completions and make them durable before returning."""
+        items = list(items)
+        if not items:
+            return
+        lines = []
+        for key, generation in items:
+            self._entries[key] = generation
+            record = {"key": key, "generation": generation.to_json()}
+            lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,349 @@
+"""``rankrl eval``: rerank a benchmark with a checkpoint and score it.
+
+Everything is checked before the output folder is created: flags, the checkpoint's paradigm (``rankrl.json``, or
+``--paradigm``/``--template``), that the strategy fits it, every benchmark (loaded and validated, passages present)
+and the backend (the model is loaded). Completions go to a cache in ``--out`` as they are generated: rerunning the
+same command after an interruption generates only what is missing and writes the identical run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from data.errors import ConfigError, RankrlError
+from eval.fusion import FUSIONS, MERGES
+
+OUTPUT_FILES = ("run.trec", "metrics.json", "traces.jsonl", "traces.html", "report.md")
+CHART_FILE = "ndcg10_by_benchmark.png"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rankrl eval", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("what to evaluate")
+    g.add_argument("--model", required=True, help="checkpoint folder (with rankrl.json) or any HF causal LM")
+    g.add_argument("--adapter", help="LoRA adapter folder (peft) applied to --model")
+    g.add_argument("--benchmark", required=True,
+                   help="trec-dl-2019, trec-dl-2020, trec-dl (both), bright/<domain>, bright (all 12 + average), "
+                        "local:<dir>; several separated by commas")
+    g.add_argument("--data-dir", help="folder with the benchmark files (e.g. ../shared/data); without it TREC DL "
+                                      "loads from ir_datasets and BRIGHT from the Hugging Face Hub")
+    g.add_argument("--run", dest="first_stage_run",
+                   help="first-stage TREC run (may contain {domain} for BRIGHT, e.g. runs/{domain}.txt)")
+    g.add_argument("--corpus", help="passage texts, JSONL {docid,text,title?} (may contain {domain})")
+    g.add_argument("--first-stage", choices=("run", "bm25", "bm25-reasoning"),
+                   help="BRIGHT first stage (default: the run in --data-dir)")
+    g.add_argument("--qrels-variant", choices=("original", "fixed"), default="original",
+                   help="BRIGHT qrels: original gold_ids or Waterloo's fixed qrels")
+    g.add_argument("--source", help="benchmark source override (local, ir_datasets, pyserini, hf)")
+    g.add_argument("--out", required=True, help="output folder (also holds the completion cache for resume)")
+    g.add_argument("--max-queries", type=int, help="rerank only the first N judged queries of each benchmark")
+    g.add_argument("--top-k", type=int, default=100, help="first-stage candidates reranked per query")
+    g.add_argument("--depth", type=int, help="first-stage candidates kept (default: max(100, --top-k))")
+
+    g = p.add_argument_group("paradigm and strategy")
+    g.add_argument("--paradigm", help="override the checkpoint's paradigm (needed without rankrl.json)")
+    g.add_argument("--template", help="override the prompt template: shipped name or path to a template JSON")
+    g.add_argument("--strategy", choices=("setwise", "listwise", "pointwise", "groupwise"),
+                   help="inference strategy (default: the paradigm's)")
+    g.add_argument("--sort", choices=("heapsort", "bubblesort"), default="heapsort", help="setwise sort")
+    g.add_argument("--num-child", type=int, default=19, help="setwise: children per heap node (c)")
+    g.add_argument("--k", type=int, default=10, help="setwise: how many top passages to sort")
+    g.add_argument("--window", type=int, default=20, help="listwise: window size")
+    g.add_argument("--stride", type=int, default=10, help="listwise: window stride")
+    g.add_argument("--passes", type=int, default=1, help="listwise: back-to-front sweeps")
+    g.add_argument("--group-size", type=int, default=20, help="groupwise: passages per group")
+    g.add_argument("--no-expected-score", action="store_true",
+                   help="pointwise: use the parsed score even when logprobs are available")
+    g.add_argument("--logprobs", type=int, default=20, help="pointwise: top alternatives per answer token")
+    g.add_argument("--repeats", type=int, default=1,
+                   help="test-time repeats on shuffled candidate orders (groupwise: r group partitions)")
+    g.add_argument("--merge", choices=MERGES,
+                   help="how repeats merge (default: mean-score for pointwise/groupwise, mean-rank otherwise)")
+    g.add_argument("--fusion", choices=FUSIONS, default="none",
+                   help="fuse with first-stage scores after normalising both")
+    g.add_argument("--fusion-weight", type=float, default=0.5,
+                   help="reranker share of the fused score (first stage: 1 - weight)")
+    g.add_argument("--max-passage-tokens", type=int, help="truncate passages (default: the checkpoint's)")
+    g.add_argument("--max-passage-chars", type=int, help="truncate passages by characters")
+    g.add_argument("--max-prompt-tokens", type=int, help="shrink passages so each prompt fits")
+
+    g = p.add_argument_group("generation")
+    g.add_argument("--backend", choices=("vllm", "hf"), default="hf")
+    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    g.add_argument("--top-p", type=float, default=1.0)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--max-new-tokens", type=int, default=1024)
+    g.add_argument("--batch-size", type=int, help="prompts per backend call (default: hf 8, vllm 4096)")
+    g.add_argument("--device", default="auto", help="hf: cpu, cuda, cuda:1 …")
+    g.add_argument("--dtype", default="auto", help="model dtype: auto, bfloat16, float16, float32")
+    g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
+    g.add_argument("--max-model-len", type=int, help="vllm: context length")
+    g.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm: memory fraction")
+    g.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs")
+    g.add_argument("--chat-template-kwargs", help='JSON passed to the chat template, e.g. \'{"enable_thinking": true}\'')
+
+    g = p.add_argument_group("scoring and output")
+    g.add_argument("--metrics", default="nDCG@10,nDCG@5,nDCG@20,RR@10,R@10,R@100,AP",
+                   help="comma-separated metrics (ir_measures names)")
+    g.add_argument("--rel-level", type=int, help="binary relevance threshold (default: 2 for TREC DL, else 1)")
+    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return p
+
+
+# --- validation ------------------------------------------------------------------------------------------
+
+def _positive(name: str, value: int | None, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value < 1:
+        raise ConfigError(f"{name} must be a positive integer, got {value}")
+
+
+def validate_numbers(args: argparse.Namespace) -> None:
+    for name in ("max_queries", "depth", "batch_size", "max_model_len", "max_passage_tokens", "max_passage_chars",
+                 "max_prompt_tokens"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name))
+    for name in ("top_k", "num_child", "k", "window", "passes", "group_size", "repeats", "max_new_tokens",
+                 "tensor_parallel_size"):
+        _positive("--" + name.replace("_", "-"), getattr(args, name), allow_none=False)
+    if args.temperature < 0:
+        raise ConfigError(f"--temperature must be >= 0, got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        raise ConfigError(f"--top-p must be in (0, 1], got {args.top_p}")
+    if not 0 <= args.fusion_weight <= 1:
+        raise ConfigError(f"--fusion-weight must be in [0, 1], got {args.fusion_weight}")
+    if args.logprobs < 0:
+        raise ConfigError(f"--logprobs must be >= 0, got {args.logprobs}")
+    if not 0 < args.gpu_memory_utilization <= 1:
+        raise ConfigError(f"--gpu-memory-utilization must be in (0, 1], got {args.gpu_memory_utilization}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} exists and is not a folder")
+
+
+def chat_template_kwargs(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--chat-template-kwargs is not valid JSON ({err})") from err
+    if not isinstance(value, dict):
+        raise ConfigError("--chat-template-kwargs must be a JSON object")
+    return value
+
+
+def _template_paradigm(template: str) -> str:
+    """The paradigm a template file or shipped template name is written for."""
+    from prompts.template import TEMPLATE_DIR  # noqa: PLC0415
+
+    path = Path(template)
+    if not path.is_file():
+        path = TEMPLATE_DIR / f"{template}.json"
+    try:
+        return str(json.loads(path.read_text(encoding="utf-8"))["paradigm"])
+    except (OSError, KeyError, json.JSONDecodeError) as err:
+        raise RankrlError(f"template {template!r}: cannot tell its paradigm ({err}); pass --paradigm too") from err
+
+
+def resolve_paradigm(args: argparse.Namespace) -> tuple[Any, str]:
+    """The paradigm to prompt and parse with, and where it came from."""
+    import prompts  # noqa: PLC0415
+    from rl.metadata import read_metadata  # noqa: PLC0415
+
+    meta = None
+    source_dir = None
+    for candidate in (args.adapter, args.model):
+        if candidate and Path(candidate).is_dir():
+            meta = read_metadata(candidate)
+            if meta is not None:
+                source_dir = candidate
+                break
+    if args.paradigm or args.template:
+        name = args.paradigm or (meta["paradigm"] if meta else _template_paradigm(args.template))
+        if meta is not None and args.template is None and name == meta["paradigm"]:
+            return prompts.paradigm_from_metadata(meta), f"{source_dir}/rankrl.json"
+        return prompts.get_paradigm(name, template=args.template), "command-line flags"
+    if meta is None:
+        raise RankrlError(
+            f"{args.model}: no rankrl.json, so the paradigm and prompt template are unknown (a checkpoint "
+            f"trained elsewhere); pass --paradigm NAME (setwise, listwise, pointwise, groupwise) and optionally "
+            f"--template NAME|PATH")
+    return prompts.paradigm_from_metadata(meta), f"{source_dir}/rankrl.json"
+
+
+def benchmark_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    domain = name.split("/", 1)[1] if name.startswith("bright/") else name.replace("/", "-")
+    options: dict[str, Any] = {"depth": args.depth or max(100, args.top_k)}
+    for key, value in (("run", args.first_stage_run), ("corpus", args.corpus)):
+        if value:
+            options[key] = value.replace("{domain}", domain)
+    if args.source and not name.startswith("local:"):
+        options["source"] = args.source
+    if name.startswith("bright/"):
+        options["qrels"] = args.qrels_variant
+        if args.first_stage:
+            options["first_stage"] = args.first_stage
+    return options
+
+
+def load_benchmarks(args: argparse.Namespace) -> list[Any]:
+    from data.benchmarks import expand_benchmark_names, load_benchmark  # noqa: PLC0415
+
+    names: list[str] = []
+    for part in args.benchmark.split(","):
+        if part.strip():
+            names.extend(expand_benchmark_names(part.strip()))
+    if not names:
+        raise ConfigError("--benchmark is empty")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--benchmark names a benchmark twice: {names}")
+    return [load_benchmark(name, args.data_dir, **benchmark_options(name, args)) for name in names]
+
+
+def slug(name: str) -> str:
+    tail = name.split(":", 1)[1] if name.startswith("local:") else name
+    tail = Path(tail).name if name.startswith("local:") else tail
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", ("local-" if name.startswith("local:") else "") + tail).strip("-")
+
+
+# --- main ------------------------------------------------------------------------------------------------
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    validate_numbers(args)
+    kwargs = chat_template_kwargs(args.chat_template_kwargs)
+
+    from eval.backends import build_backend  # noqa: PLC0415
+    from eval.backends.base import Sampling  # noqa: PLC0415
+    from eval.runner import RerankConfig, check_passages, select_queries  # noqa: PLC0415
+    from eval.strategies import build_strategy, check_fit  # noqa: PLC0415
+
+    paradigm, paradigm_source = resolve_paradigm(args)
+    strategy_name = args.strategy or paradigm.name
+    check_fit(strategy_name, paradigm.name)
+    score_max = float(getattr(paradigm, "score_max", None) or 10.0)
+    strategy = build_strategy(strategy_name, sort=args.sort, num_child=args.num_child, k=args.k, window=args.window,
+                              stride=args.stride, passes=args.passes, group_size=args.group_size,
+                              expected_score=not args.no_expected_score, score_range=(0.0, score_max))
+    merge = args.merge or ("mean-score" if strategy_name in ("pointwise", "groupwise") else "mean-rank")
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    from eval.metrics import parse_metric  # noqa: PLC0415
+
+    for m in metrics:
+        parse_metric(m)
+    if "nDCG@10" not in metrics:
+        metrics = ("nDCG@10", *metrics)
+    config = RerankConfig(top_k=args.top_k, repeats=args.repeats, merge=merge, fusion=args.fusion,
+                          fusion_weight=args.fusion_weight, seed=args.seed, max_queries=args.max_queries,
+                          metrics=metrics, rel_level=args.rel_level)
+    config.validate()
+    use_logprobs = strategy_name == "pointwise" and not args.no_expected_score
+    sampling = Sampling(temperature=args.temperature, top_p=args.top_p, max_new_tokens=args.max_new_tokens,
+                        seed=args.seed, logprobs=args.logprobs if use_logprobs else 0)
+
+    benchmarks = load_benchmarks(args)
+    for b in benchmarks:
+        check_passages(b, select_queries(b, args.max_queries), args.top_k)
+
+    backend_options: dict[str, Any] = {"adapter": args.adapter, "dtype": args.dtype, "chat_template_kwargs": kwargs}
+    if args.backend == "hf":
+        backend_options.update(batch_size=args.batch_size or 8, device=args.device)
+    else:
+        backend_options.update(batch_size=args.batch_size or 4096, tensor_parallel_size=args.tensor_parallel_size,
+                               max_model_len=args.max_model_len, seed=args.seed,
+                               gpu_memory_utilization=args.gpu_memory_utilization, enforce_eager=args.enforce_eager)
+    t0 = time.perf_counter()
+    backend = build_backend(args.backend, args.model, **backend_options)
+    load_seconds = time.perf_counter() - t0
+
+    from prompts import fit_messages  # noqa: PLC0415
+
+    budgets = {"max_prompt_tokens": args.max_prompt_tokens, "max_passage_tokens": args.max_passage_tokens,
+               "max_passage_chars": args.max_passage_chars}
+    needs_tokenizer = any(v is not None for v in (
+        args.max_prompt_tokens if args.max_prompt_tokens is not None else paradigm.max_prompt_tokens,
+        args.max_passage_tokens if args.max_passage_tokens is not None else paradigm.max_passage_tokens))
+    tokenizer = backend.tokenizer if needs_tokenizer else None
+
+    def fit(query: str, texts: Any) -> list[dict[str, str]]:
+        return fit_messages(paradigm, query, texts, tokenizer=tokenizer, **budgets).messages
+
+    settings = {
+        "model": args.model, "adapter": args.adapter, "backend": args.backend,
+        "backend_options": {k: v for k, v in backend_options.items() if k not in ("adapter",)},
+        "model_id": backend.model_id, "model_load_seconds": round(load_seconds, 2),
+        "paradigm": paradigm.name, "paradigm_source": paradigm_source,
+        "template": f"{paradigm.template_name} v{paradigm.template_version}",
+        "strategy": strategy_name, "strategy_settings": strategy.settings(),
+        "prompt_budgets": {k: v if v is not None else getattr(paradigm, k, None) for k, v in budgets.items()},
+        "sampling": asdict(sampling), "top_k": args.top_k, "repeats": args.repeats, "merge": merge,
+        "fusion": {"method": args.fusion, "weight": args.fusion_weight,
+                   "reranker_score": "mean model score" if merge == "mean-score" else "-mean rank"}
+        if args.fusion != "none" else {"method": "none"},
+        "seed": args.seed, "max_queries": args.max_queries, "benchmarks": [b.name for b in benchmarks],
+        "data_dir": args.data_dir, "metrics": list(metrics),
+        "provenance": {b.name: b.provenance for b in benchmarks},
+        "command": "rankrl eval " + " ".join(argv),
+    }
+    run_evaluation(args, benchmarks, strategy, backend, paradigm, fit, sampling, config, settings, started)
+    return 0
+
+
+def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: Any, backend: Any, paradigm: Any,
+                   fit: Any, sampling: Any, config: Any, settings: dict[str, Any], started: float) -> None:
+    from data.trec import write_run  # noqa: PLC0415
+    from eval.cache import CACHE_FILE, CompletionCache  # noqa: PLC0415
+    from eval.report import (bar_chart, benchmark_metrics, combined_metrics, render_report,  # noqa: PLC0415
+                             write_json, write_traces)
+    from eval.runner import rerank_benchmark  # noqa: PLC0415
+    from eval.traces_html import write_traces_html  # noqa: PLC0415
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    cache = CompletionCache(out / CACHE_FILE)
+    if len(cache):
+        print(f"rankrl eval: resuming with {len(cache)} cached completions from {out / CACHE_FILE}",
+              file=sys.stderr)
+    multi = len(benchmarks) > 1
+    results = []
+    for benchmark in benchmarks:
+        folder = out / slug(benchmark.name) if multi else out
+        if not args.no_progress:
+            print(f"rankrl eval: {benchmark.name}", file=sys.stderr)
+        result = rerank_benchmark(benchmark, strategy, backend, paradigm.parse, fit, sampling, config,
+                                  cache=cache, progress=not args.no_progress)
+        results.append(result)
+        write_run(folder / "run.trec", result.run, tag=f"rankrl-{settings['strategy']}")
+        write_json(folder / "metrics.json", benchmark_metrics(result, settings))
+        write_traces(folder / "traces.jsonl", result.traces)
+        write_traces_html(folder / "traces.html", benchmark, result.qids, result.run, result.traces,
+                          title=f"{benchmark.name} — {settings['strategy']} — {args.model}",
+                          per_query=result.evaluation.per_query, top_k=config.top_k)
+        if multi:
+            (folder / "report.md").parent.mkdir(parents=True, exist_ok=True)
+            from data.atomic import atomic_write_text  # noqa: PLC0415
+
+            atomic_write_text(folder / "report.md", render_report([result], settings,
+                                                                  result.stats.wall_seconds))
+    wall = time.perf_counter() - started
+    chart = None
+    if multi:
+        bar_chart(results, out / CHART_FILE)
+        chart = CHART_FILE
+        write_json(out / "metrics.json", combined_metrics(results, settings))
+    from data.atomic import atomic_write_text  # noqa: PLC0415
+
+    atomic_write_text(out / "report.md", render_report(results, settings, wall, chart=chart))
+    headline = (sum(r.evaluation.mean["nDCG@10"] for r in results) / len(results))
+    print(f"rankrl eval: nDCG@10 = {headline:.4f}" + (f" (mean of {len(results)} benchmarks)" if multi else "")
+          + f"; outputs in {out}", file=sys.stderr)

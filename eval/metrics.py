@@ -1,0 +1,188 @@
+"""Ranking metrics with trec_eval semantics, computed by pytrec_eval, named in ir_measures style.
+
+Supported names (``k`` a positive integer, ``(rel=N)`` optional on binary measures):
+
+=============  ==========================  =============================================================
+name           pytrec_eval measure         meaning
+=============  ==========================  =============================================================
+``nDCG@k``     ``ndcg_cut.k``              nDCG of the top k, gain = raw grade (trec_eval), log2 discount
+``nDCG``       ``ndcg``                    nDCG over the whole ranking
+``RR@k``       ``recip_rank`` (cut at k)   1/rank of the first relevant document if it is in the top k, else 0
+``RR``         ``recip_rank``              1/rank of the first relevant document
+``R@k``        ``recall.k``                relevant documents in the top k / all relevant documents
+``P@k``        ``P.k``                     relevant documents in the top k / k
+``AP``         ``map``                     average precision over the whole ranking
+``AP@k``       ``map_cut.k``               average precision of the top k
+=============  ==========================  =============================================================
+
+"Relevant" for the binary measures (RR, R, P, AP) means grade >= ``rel_level`` (TREC DL uses 2, i.e.
+``trec_eval -l 2``); nDCG always uses the raw grades. Rankings are ordered as trec_eval orders them: by
+descending score compared in single precision (trec_eval stores scores in a C ``float``), ties broken by
+descending docid (rankrl writes scores strictly decreasing in single precision, so its own runs never depend on
+that tie-break). Queries judged in the qrels but absent from the run score 0 on every measure
+and are listed in a warning (trec_eval ``-c``); queries in the run but not in the qrels are ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from data.errors import RankrlError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_METRICS: tuple[str, ...] = ("nDCG@5", "nDCG@10", "nDCG@20", "RR@10", "R@10", "R@100", "AP")
+BRIGHT_PLACEHOLDER = "N/A"
+"""BRIGHT's ``excluded_ids`` placeholder meaning "nothing excluded"."""
+
+_NAME_RE = re.compile(r"^(?P<family>nDCG|RR|R|P|AP)(?:\(rel=(?P<rel>-?\d+)\))?(?:@(?P<k>\d+))?$")
+_ALIASES = {"ndcg": "nDCG", "rr": "RR", "mrr": "RR", "r": "R", "recall": "R", "p": "P", "ap": "AP", "map": "AP"}
+_NEEDS_CUTOFF = {"R", "P"}
+_BINARY = {"RR", "R", "P", "AP"}
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One parsed metric name: its family, cutoff (None = whole ranking) and relevance level (None = default)."""
+
+    family: str
+    cutoff: int | None
+    rel: int | None
+
+    @property
+    def name(self) -> str:
+        rel = f"(rel={self.rel})" if self.rel is not None else ""
+        cut = f"@{self.cutoff}" if self.cutoff is not None else ""
+        return f"{self.family}{rel}{cut}"
+
+    def pytrec_measure(self) -> str:
+        """The pytrec_eval measure computing this one (RR@k is derived from ``recip_rank``)."""
+        family, k = self.family, self.cutoff
+        if family == "nDCG":
+            return "ndcg" if k is None else f"ndcg_cut_{k}"
+        if family == "RR":
+            return "recip_rank"
+        if family == "R":
+            return f"recall_{k}"
+        if family == "P":
+            return f"P_{k}"
+        return "map" if k is None else f"map_cut_{k}"
+
+
+def parse_metric(name: str) -> Measure:
+    """Parse an ir_measures-style name (``nDCG@10``, ``RR@10``, ``R(rel=2)@100``, ``AP``...).
+
+    Family names are case-insensitive and ``MRR``/``MAP``/``Recall`` are accepted as aliases.
+    """
+    text = name.strip()
+    head = re.match(r"^([A-Za-z]+)", text)
+    if head and head.group(1).lower() in _ALIASES:
+        text = _ALIASES[head.group(1).lower()] + text[head.end():]
+    match = _NAME_RE.match(text)
+    if not match:
+        raise RankrlError(f"unknown metric {name!r}; use nDCG@k, nDCG, RR@k, RR, R@k, P@k, AP or AP@k "
+                          f"(optionally with (rel=N) on RR/R/P/AP), e.g. nDCG@10, RR@10, R(rel=2)@100")
+    family, rel, k = match.group("family"), match.group("rel"), match.group("k")
+    cutoff = int(k) if k is not None else None
+    if cutoff is not None and cutoff < 1:
+        raise RankrlError(f"metric {name!r}: the cutoff must be a positive integer")
+    if family in _NEEDS_CUTOFF and cutoff is None:
+        raise RankrlError(f"metric {name!r} needs a cutoff, e.g. {family}@10")
+    if rel is not None and family not in _BINARY:
+        raise RankrlError(f"metric {name!r}: nDCG uses graded relevance; (rel=N) applies to RR, R, P and AP only")
+    return Measure(family, cutoff, int(rel) if rel is not None else None)
+
+
+@dataclass
+class Evaluation:
+    """Metric means over the judged queries, per-query values, and the judged queries the run missed."""
+
+    mean: dict[str, float]
+    per_query: dict[str, dict[str, float]]
+    missing: list[str] = field(default_factory=list)
+    rel_level: int = 1
+
+    @property
+    def num_queries(self) -> int:
+        return len(self.per_query)
+
+
+def _run_dict(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence[tuple[str, float]]],
+              excluded: Mapping[str, Iterable[str]] | None) -> dict[str, dict[str, float]]:
+    """pytrec_eval's run input, restricted to judged queries, with excluded documents removed."""
+    out: dict[str, dict[str, float]] = {}
+    for qid, ranking in run.items():
+        if qid not in qrels:
+            continue
+        scores = dict(ranking)
+        if len(scores) != len(ranking):
+            raise RankrlError(f"run lists a document twice for query {qid!r}")
+        drop = excluded.get(qid) if excluded else None
+        if drop:
+            for docid in drop:
+                if docid != BRIGHT_PLACEHOLDER:
+                    scores.pop(docid, None)
+        if scores:
+            out[qid] = scores
+    return out
+
+
+def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence[tuple[str, float]]],
+             metrics: Sequence[str] = DEFAULT_METRICS, rel_level: int = 1,
+             excluded: Mapping[str, Iterable[str]] | None = None) -> Evaluation:
+    """Score ``run`` against ``qrels`` with trec_eval semantics (see the module docstring).
+
+    ``excluded`` (BRIGHT protocol) maps a qid to documents removed from its ranking before scoring; the
+    placeholder ``"N/A"`` is ignored. Means are over every query in the qrels.
+    """
+    import pytrec_eval  # noqa: PLC0415 - heavy C extension, loaded on first use
+
+    if not qrels:
+        raise RankrlError("cannot evaluate: the qrels are empty")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    measures = [parse_metric(m) for m in metrics]
+    if not measures:
+        raise RankrlError("cannot evaluate: no metrics requested")
+    names = [m.name for m in measures]
+    if len(set(names)) != len(names):
+        raise RankrlError(f"metric listed twice: {sorted({n for n in names if names.count(n) > 1})}")
+
+    run_dict = _run_dict(qrels, run, excluded)
+    missing = [qid for qid in qrels if qid not in run_dict]
+
+    # pytrec_eval takes one relevance level per evaluator: group measures by their level. nDCG ignores the
+    # level (it uses raw grades), so it joins the default group.
+    groups: dict[int, set[str]] = {}
+    for m in measures:
+        level = m.rel if m.rel is not None else rel_level
+        groups.setdefault(level if m.family in _BINARY else rel_level, set()).add(m.pytrec_measure())
+    results: dict[int, dict[str, dict[str, float]]] = {}
+    if run_dict:
+        qrels_dict = qrels if isinstance(qrels, dict) else {qid: dict(judged) for qid, judged in qrels.items()}
+        for level, strings in groups.items():
+            evaluator = pytrec_eval.RelevanceEvaluator(qrels_dict, strings, relevance_level=level)
+            results[level] = evaluator.evaluate(run_dict)
+
+    per_query: dict[str, dict[str, float]] = {}
+    for qid in qrels:
+        values: dict[str, float] = {}
+        for m in measures:
+            level = (m.rel if m.rel is not None else rel_level) if m.family in _BINARY else rel_level
+            row = results.get(level, {}).get(qid)
+            value = 0.0 if row is None else row[m.pytrec_measure()]
+            if m.family == "RR" and m.cutoff is not None and value > 0.0 and round(1.0 / value) > m.cutoff:
+                # RR@k from trec_eval's recip_rank = 1/r (r = rank of the first relevant document in trec_eval's
+                # order): identical to recip_rank on the run cut at k, without a second pass over the run.
+                value = 0.0
+            values[m.name] = value
+        per_query[qid] = values
+    n = len(per_query)
+    mean = {name: sum(values[name] for values in per_query.values()) / n for name in names}
+    if missing:
+        shown = ", ".join(missing[:20]) + (f", ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
+        log.warning("%d of %d judged queries have no ranking in the run and score 0: %s", len(missing), n, shown)
+    return Evaluation(mean=mean, per_query=per_query, missing=missing, rel_level=rel_level)

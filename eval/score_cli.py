@@ -1,0 +1,78 @@
+"""``rankrl score QRELS RUN``: score a TREC run with trec_eval semantics and print one JSON object.
+
+Kept free of torch and transformers so that scoring a run is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+
+from data.bright import excluded_from_examples, read_examples
+from data.trec import read_qrels, read_run
+from eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rankrl score",
+        description="Score a TREC run against TREC qrels (trec_eval semantics via pytrec_eval). Prints one JSON "
+                    "object mapping each metric to its mean over the judged queries; queries judged but missing "
+                    "from the run count as 0 and are listed on stderr.",
+    )
+    parser.add_argument("qrels", help="TREC qrels file: qid iter docid grade")
+    parser.add_argument("run", help="TREC run file: qid Q0 docid rank score tag")
+    parser.add_argument("--metric", "-m", action="append", dest="metrics", metavar="NAME",
+                        help=f"metric (repeatable), ir_measures names: nDCG@k, RR@k, R@k, P@k, AP, AP@k, "
+                             f"R(rel=2)@100 ... (default: {' '.join(DEFAULT_METRICS)})")
+    parser.add_argument("--rel-level", type=int, default=1, metavar="N",
+                        help="minimum grade counted as relevant by binary measures (RR, R, P, AP); TREC DL uses 2 "
+                             "(trec_eval -l 2); nDCG always uses the raw grades (default: 1)")
+    parser.add_argument("--bright-examples", metavar="FILE",
+                        help="BRIGHT examples JSONL(.gz): remove each query's excluded_ids from the run before "
+                             "scoring (BRIGHT's protocol)")
+    parser.add_argument("--per-query", action="store_true", help="add per-query values under \"per_query\"")
+    return parser
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Show rankrl's warnings (missing queries) on stderr whatever the caller's logging setup is."""
+    logger = logging.getLogger("eval")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rankrl score: warning: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    previous = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = previous
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    with _warnings_to_stderr():
+        return _score(args)
+
+
+def _score(args: argparse.Namespace) -> int:
+    metrics = args.metrics or list(DEFAULT_METRICS)
+    for name in metrics:  # fail on a bad metric name before reading any file
+        parse_metric(name)
+    qrels = read_qrels(args.qrels)
+    run = read_run(args.run)
+    excluded = excluded_from_examples(read_examples(args.bright_examples)) if args.bright_examples else None
+    result = evaluate(qrels, run, metrics=metrics, rel_level=args.rel_level, excluded=excluded)
+    out: dict[str, object] = dict(result.mean)
+    if args.per_query:
+        out["per_query"] = result.per_query
+    json.dump(out, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0

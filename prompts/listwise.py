@@ -1,0 +1,64 @@
+"""Listwise (REARANK / ReasonRank style): the model orders all passages, ``<answer>[3] > [1] > [2]</answer>``.
+
+Value: a full 0-based permutation of ``range(n)``. Rules:
+* Labels ``[i]`` in the answer are read in order; when there is none, an answer made only of integers joined by
+  ``>`` (``3 > 1 > 2``) is read the same way (``repaired``).
+* Repair: duplicates dropped (first mention kept), ids outside ``1..n`` dropped, missing ids appended in shown
+  order.
+* An answer with no id, or with no id inside ``1..n``, is not ok (there is nothing to repair from).
+* ``repaired`` is false exactly when the answer is the canonical ``[a] > [b] > …`` listing every id once
+  (whitespace aside); any repair or extra text sets it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from data.errors import RankrlError
+from prompts.labels import bare_ids, bracketed_ids, compact
+from prompts.paradigm import Answer, BaseParadigm
+
+_BARE_CHAIN = re.compile(r"\s*\d+(?:\s*>\s*\d+)*\s*")
+
+
+def canonical_permutation(value: Any) -> list[int]:
+    """Check that ``value`` is a permutation of ``range(len(value))`` and return it as a list of ints."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise RankrlError(f"listwise value must be a sequence of 0-based indices, got {value!r}")
+    perm = list(value)
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in perm) or sorted(perm) != list(
+        range(len(perm))
+    ):
+        raise RankrlError(f"listwise value must be a permutation of range({len(perm)}), got {perm!r}")
+    if not perm:
+        raise RankrlError("listwise value must rank at least one passage")
+    return perm
+
+
+class Listwise(BaseParadigm):
+    name = "listwise"
+
+    def read_answer(self, answer: str, num_passages: int) -> Answer:
+        ids = bracketed_ids(answer)
+        bare = False
+        if not ids:
+            if _BARE_CHAIN.fullmatch(answer) is None:
+                return Answer(error="answer has no passage ids")
+            ids, bare = bare_ids(answer), True
+        seen: set[int] = set()
+        order: list[int] = []
+        for i in ids:
+            if 1 <= i <= num_passages and i not in seen:
+                seen.add(i)
+                order.append(i - 1)
+        if not order:
+            return Answer(error=f"answer has no passage id inside 1..{num_passages}")
+        fixed = len(order) != len(ids) or len(order) != num_passages
+        order.extend(i for i in range(num_passages) if i + 1 not in seen)
+        canonical = compact(answer) == ">".join(f"[{i + 1}]" for i in order)
+        return Answer(value=order, repaired=bare or fixed or not canonical)
+
+    def format_value(self, value: Any) -> str:
+        return " > ".join(f"[{i + 1}]" for i in canonical_permutation(value))

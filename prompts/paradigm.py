@@ -1,0 +1,195 @@
+"""What the four paradigms share: options, templates, message building, the tag scan, metadata.
+
+A paradigm subclass only says how to read a value from the answer text (``read_answer``) and how to write one
+(``format_value``). ``parse`` wraps both in the shared tag rules of ``prompts.tags`` and never raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from data.errors import RankrlError
+from prompts.base import Parsed
+from prompts.passages import labelled_block, neutralise, truncate_chars
+from prompts.tags import contains_tag, scan
+from prompts.template import Template, load_template
+
+# An answer is a label, a number, a ranking or a small JSON object: 20,000 characters is far above any real one
+# (100 passages ranked or scored take ~1,500) and bounds the per-paradigm reading work on runaway generations.
+MAX_ANSWER_CHARS = 20_000
+MAX_PASSAGES = 100_000  # parse refuses absurd group sizes instead of building a huge permutation
+OPTIONS = (
+    "think_prefilled",
+    "answer_fallback",
+    "max_passage_chars",
+    "max_passage_tokens",
+    "max_prompt_tokens",
+)
+
+
+class Answer:
+    """What ``read_answer`` returns: a value or an error, and whether the answer was non-canonical."""
+
+    __slots__ = ("error", "repaired", "value")
+
+    def __init__(self, value: Any = None, repaired: bool = False, error: str | None = None):
+        self.value, self.repaired, self.error = value, repaired, error
+
+
+def _positive_int_or_none(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RankrlError(f"paradigm option {name} must be a positive integer or None, got {value!r}")
+    return value
+
+
+class BaseParadigm:
+    """Common behaviour; subclasses set ``name`` and implement ``read_answer`` / ``format_value``."""
+
+    name: str = ""
+    score_max: float | None = None  # pointwise/groupwise: the top of the score scale
+
+    def __init__(
+        self,
+        template: str | dict | Template | None = None,
+        *,
+        think_prefilled: bool = False,
+        answer_fallback: bool = False,
+        max_passage_chars: int | None = None,
+        max_passage_tokens: int | None = None,
+        max_prompt_tokens: int | None = None,
+    ):
+        self.template = load_template(self.name, template)
+        self.think_prefilled = bool(think_prefilled)
+        self.answer_fallback = bool(answer_fallback)
+        self.max_passage_chars = _positive_int_or_none("max_passage_chars", max_passage_chars)
+        self.max_passage_tokens = _positive_int_or_none("max_passage_tokens", max_passage_tokens)
+        self.max_prompt_tokens = _positive_int_or_none("max_prompt_tokens", max_prompt_tokens)
+
+    # -- identity ---------------------------------------------------------------------------------------------
+    @property
+    def template_name(self) -> str:
+        return self.template.name
+
+    @property
+    def template_version(self) -> str:
+        return self.template.version
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(template={self.template_name!r} v{self.template_version})"
+
+    # -- prompt -----------------------------------------------------------------------------------------------
+    def check_passages(self, passages: Sequence[str]) -> None:
+        """Raise when the passage count does not suit the paradigm (pointwise takes exactly one)."""
+        if len(passages) < 1:
+            raise RankrlError(f"{self.name} needs at least one passage, got none")
+
+    def prepare_passages(self, passages: Sequence[str]) -> list[str]:
+        """Neutralise and (character-budget) truncate passage texts; token budgets are ``fit_messages``' job."""
+        out = []
+        for p in passages:
+            if not isinstance(p, str):
+                raise RankrlError(f"passages must be strings, got {type(p).__name__}")
+            out.append(truncate_chars(neutralise(p), self.max_passage_chars)[0])
+        return out
+
+    def passages_block(self, passages: Sequence[str]) -> str:
+        return labelled_block(passages)
+
+    def render_prepared(self, query: str, prepared: Sequence[str]) -> list[dict[str, str]]:
+        """Messages for passages that are already neutralised/truncated (used by ``fit_messages``)."""
+        self.check_passages(prepared)
+        return self.template.render(neutralise(query), self.passages_block(prepared), len(prepared))
+
+    def messages(self, query: str, passages: Sequence[str]) -> list[dict[str, str]]:
+        """System + user chat messages for ``query`` and its passages, labelled ``[1]``…``[n]``."""
+        if not isinstance(query, str):
+            raise RankrlError(f"query must be a string, got {type(query).__name__}")
+        self.check_passages(passages)
+        return self.render_prepared(query, self.prepare_passages(passages))
+
+    # -- answer -----------------------------------------------------------------------------------------------
+    def read_answer(self, answer: str, num_passages: int) -> Answer:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def format_value(self, value: Any) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def needs_num_passages(self) -> bool:
+        return True
+
+    def parse(self, completion: str, num_passages: int) -> Parsed:
+        """Read a completion; malformed text is ``Parsed(ok=False, error=...)``, never an exception."""
+        try:
+            return self._parse(completion, num_passages)
+        except Exception as err:  # noqa: BLE001 - the contract is "never raises"; tests assert this path is unused
+            return Parsed(ok=False, error=f"internal parse error: {type(err).__name__}: {err}")
+
+    def _parse(self, completion: Any, num_passages: int) -> Parsed:
+        if isinstance(
+            completion, list
+        ):  # a conversational completion: [{"role": "assistant", "content": ...}]
+            completion = (
+                completion[-1].get("content", "") if completion and isinstance(completion[-1], dict) else ""
+            )
+        if not isinstance(completion, str):
+            completion = "" if completion is None else str(completion)
+        tags = scan(completion, think_prefilled=self.think_prefilled, answer_fallback=self.answer_fallback)
+        base = {"format_ok": tags.format_ok, "reasoning": tags.reasoning}
+        if self.needs_num_passages() and (
+            isinstance(num_passages, bool)
+            or not isinstance(num_passages, int)
+            or not 1 <= num_passages <= MAX_PASSAGES
+        ):
+            return Parsed(
+                ok=False,
+                error=f"num_passages must be an integer in 1..{MAX_PASSAGES}, got {num_passages!r}",
+                answer=tags.answer or "",
+                **base,
+            )
+        if tags.answer is None:
+            return Parsed(ok=False, error="no <answer>…</answer> block", **base)
+        if len(tags.answer) > MAX_ANSWER_CHARS:
+            return Parsed(ok=False, error=f"answer is longer than {MAX_ANSWER_CHARS} characters",
+                          answer=tags.answer[:200], **base)
+        got = self.read_answer(tags.answer, num_passages)
+        if got.error is not None:
+            return Parsed(ok=False, error=got.error, answer=tags.answer, repaired=False, **base)
+        return Parsed(
+            ok=True, value=got.value, repaired=got.repaired or tags.from_fallback, answer=tags.answer, **base
+        )
+
+    def render_answer(self, value: Any, reasoning: str = "") -> str:
+        """A well-formed completion whose parse gives back ``value`` (SFT warm-up targets, tests)."""
+        if not isinstance(reasoning, str):
+            raise RankrlError(f"reasoning must be a string, got {type(reasoning).__name__}")
+        if contains_tag(reasoning):
+            raise RankrlError("reasoning must not contain <think>, </think>, <answer> or </answer>")
+        body = self.format_value(value)
+        opening = "" if self.think_prefilled else "<think>\n"
+        return f"{opening}{reasoning.strip()}\n</think>\n<answer>{body}</answer>"
+
+    # -- provenance -------------------------------------------------------------------------------------------
+    def metadata(self) -> dict[str, Any]:
+        """What a checkpoint's rankrl.json stores so evaluation rebuilds the exact same paradigm."""
+        meta: dict[str, Any] = {
+            "paradigm": self.name,
+            "template": {
+                "name": self.template.name,
+                "version": self.template.version,
+                "sha256": self.template.sha256,
+                "spec": self.template.to_dict(),
+            },
+            "truncation": {
+                "max_passage_chars": self.max_passage_chars,
+                "max_passage_tokens": self.max_passage_tokens,
+                "max_prompt_tokens": self.max_prompt_tokens,
+            },
+            "think_prefilled": self.think_prefilled,
+            "answer_fallback": self.answer_fallback,
+        }
+        if self.score_max is not None:
+            meta["score_max"] = self.score_max
+        return meta

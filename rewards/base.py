@@ -1,0 +1,184 @@
+"""The reward wrapper every rankrl reward shares: TRL's signature, the format gate, one finite value per row.
+
+A reward is an instance of a module-level class (so it pickles for multi-process training), called as
+``reward(completions, **columns)`` exactly like TRL 1.16 calls it (``prompts``, ``completion_ids``,
+``trainer_state``, ``log_extra``, ``log_metric`` and any other keyword are accepted and ignored unless used).
+Its ``__name__`` is the metric name TRL logs.
+
+Subclasses implement ``score(rows)``: the values for the rows whose parse is usable. The wrapper does the rest:
+extract texts, parse them once, validate columns, apply the format gate, and guarantee the output contract.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+from data.errors import RankrlError, unknown_name
+from prompts.base import Parsed
+from rewards.columns import check_docids, column, completion_text, row_grades
+
+FORMAT_GATES = ("none", "zero", "minus_one")
+_INTS = frozenset({int})
+
+
+def failure_value(format_gate: str) -> float:
+    """What a gated reward returns for an unusable completion: -1 under ``minus_one``, else 0."""
+    return -1.0 if format_gate == "minus_one" else 0.0
+
+
+def check_format_gate(format_gate: str) -> str:
+    if format_gate not in FORMAT_GATES:
+        raise unknown_name("format_gate", format_gate, FORMAT_GATES)
+    return format_gate
+
+
+def resolve_paradigm(paradigm: Any) -> Any:
+    """A paradigm object from a name (``prompts.get_paradigm``) or an object that already has ``parse``."""
+    if isinstance(paradigm, str):
+        from prompts import get_paradigm  # imported late: prompts is an independent package
+
+        return get_paradigm(paradigm)
+    if not callable(getattr(paradigm, "parse", None)) or not isinstance(getattr(paradigm, "name", None), str):
+        raise RankrlError(f"paradigm must be a name or a prompts paradigm object, got {paradigm!r}")
+    return paradigm
+
+
+class CachedParser:
+    """Parses each (text, n) once for all the rewards built together (``build_rewards`` shares one instance).
+
+    TRL calls every reward function on the same completions; with a format reward, nDCG and recall that would
+    parse each completion three times. The cache is bounded (cleared when full) and never pickled.
+    """
+
+    def __init__(self, paradigm: Any, max_entries: int = 16384):
+        self.paradigm = paradigm
+        self.max_entries = max_entries
+        self._cache: dict[tuple[str, int], Parsed] = {}
+
+    def parse(self, text: str, n: int) -> Parsed:
+        key = (text, n)
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) >= self.max_entries:
+                self._cache.clear()
+            hit = self._cache[key] = self.paradigm.parse(text, n)
+        return hit
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"paradigm": self.paradigm, "max_entries": self.max_entries}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["paradigm"], state["max_entries"])
+
+
+@dataclass(slots=True)
+class Row:
+    """One completion as a reward sees it.
+
+    index:  position in the batch.  n: passages shown.  grades: the row's ``relevance`` (None: no reward).
+    parsed: the paradigm's parse.   usable: the value may be scored under the format gate.
+    """
+
+    index: int
+    n: int
+    grades: list | None
+    parsed: Parsed
+    usable: bool
+
+
+class Reward:
+    """Base class: subclasses set ``name``, ``paradigms`` and implement :meth:`score`."""
+
+    name: ClassVar[str] = ""
+    paradigms: ClassVar[tuple[str, ...]] = ()
+    needs_relevance: ClassVar[bool] = True
+    gated: ClassVar[bool] = True  # the format reward itself is not subject to the format gate
+
+    def __init__(self, paradigm: Any = "listwise", format_gate: str = "zero", parser: CachedParser | None = None):
+        self.paradigm = resolve_paradigm(paradigm)
+        if self.paradigm.name not in self.paradigms:
+            raise RankrlError(
+                f"reward {self.name!r} does not apply to the {self.paradigm.name} paradigm "
+                f"(it applies to: {', '.join(self.paradigms)})"
+            )
+        self.format_gate = check_format_gate(format_gate)
+        # A shared parse cache only when it belongs to this very paradigm object.
+        self.parser = parser if parser is not None and parser.paradigm is self.paradigm else None
+        self.__name__ = self.name
+
+    # -- what subclasses provide ------------------------------------------------------------------------------
+    def score(self, rows: list[Row], kwargs: dict[str, Any]) -> dict[int, float]:  # pragma: no cover - abstract
+        """Values for the usable rows, keyed by ``Row.index``."""
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        """The reward's parameters (for logs and metadata)."""
+        return {}
+
+    # -- the wrapper ------------------------------------------------------------------------------------------
+    @property
+    def single_passage(self) -> bool:
+        return self.paradigm.name == "pointwise"
+
+    def _parse(self, text: str, n: int) -> Parsed:
+        if self.parser is not None:
+            return self.parser.parse(text, n)
+        return self.paradigm.parse(text, n)
+
+    def __call__(self, completions: Sequence[Any], **kwargs: Any) -> list[float | None]:
+        num = len(completions)
+        name = self.name
+        grades_col = column(kwargs, "relevance", num, name)
+        docids_col = kwargs.get("docids")
+        if docids_col is not None:
+            docids_col = column(kwargs, "docids", num, name)
+        single = self.single_passage
+        parse = self.parser.parse if self.parser is not None else self.paradigm.parse
+        any_format = self.format_gate == "none"
+        rows: list[Row] = []
+        # The hot loop (one pass per completion): plain-int list rows take the fast path, the rest is validated.
+        for i, (completion, grades) in enumerate(zip(completions, grades_col)):
+            if single or type(grades) is not list or not grades or not _INTS.issuperset(map(type, grades)):
+                grades = row_grades(grades, i, name, single)
+                if grades is None:
+                    continue  # no labels for this row: "no reward" (TRL skips it)
+            n = len(grades)
+            if docids_col is not None:
+                docids = docids_col[i]
+                if type(docids) is not list or len(docids) != n:
+                    check_docids(docids, n, i, name)
+            parsed = parse(completion if type(completion) is str else completion_text(completion), n)
+            rows.append(Row(i, n, grades, parsed, parsed.ok and (any_format or parsed.format_ok)))
+        usable = [r for r in rows if r.usable]
+        values = self.score(usable, kwargs) if usable else {}
+        fail = failure_value(self.format_gate)
+        out: list[float | None] = [None] * num
+        unusable = 0
+        for r in rows:
+            v = values.get(r.index) if r.usable else None
+            if v is None or not math.isfinite(v):
+                v = fail
+                unusable += 1
+            out[r.index] = float(v)
+        log_metric = kwargs.get("log_metric")
+        if callable(log_metric) and rows:
+            log_metric(f"{name}/unusable", unusable / len(rows))
+        return out
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return (
+            f"{type(self).__name__}({params}{', ' if params else ''}paradigm={self.paradigm.name!r}, "
+            f"format_gate={self.format_gate!r})"
+        )
+
+
+def check_value_length(row: Row, size: int, reward: str) -> None:
+    """A parsed value must cover exactly the passages the row's ``relevance`` describes."""
+    if size != row.n:
+        raise RankrlError(
+            f"reward {reward!r}: row {row.index} has {row.n} grades in column 'relevance' but the parsed answer "
+            f"covers {size} passages; 'relevance' must be aligned with the passages shown in the prompt"
+        )

@@ -1,0 +1,334 @@
+"""``rankrl tiny-model DIR``: a tiny causal LM built offline, for tests, the quickstart and cluster smoke tests.
+
+Random weights in a Qwen3 config (Qwen3, not Qwen2: for ``qwen2`` transformers 5.x swaps in its own tokenizer
+class and changes pre-tokenization; ``head_dim`` 32 because vLLM's CPU attention rejects 16), a byte-level BPE
+tokenizer trained with ``tokenizers`` on a small built-in corpus, a ChatML chat template, pad and EOS tokens.
+
+``<think>``, ``</think>``, ``<answer>``, ``</answer>`` are *ordinary* added tokens: TRL decodes completions with
+``skip_special_tokens=True``, which would delete special ones before the rewards see them.
+
+A random model never emits EOS, so every GRPO completion would be truncated and the loss variants would collapse.
+``--warmup-steps`` runs a few seconds of supervised training on well-formed answers rendered by the paradigm
+(``render_answer``) with *random* answer values: the model learns the format and to stop, not relevance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from data.errors import RankrlError
+from rl.tokens import ANSWER_TAGS, check_answer_tags
+
+PAD_TOKEN = "<|endoftext|>"
+EOS_TOKEN = "<|im_end|>"
+SPECIAL_TOKENS = (PAD_TOKEN, "<|im_start|>", EOS_TOKEN)
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# Words for the tokenizer corpus and for warm-up queries/passages/reasoning. Small on purpose.
+WORDS = (
+    "query passage document relevant relevance rank ranking answer question search retrieval result best most "
+    "least first second third order score because mentions topic about match matches keyword evidence partial "
+    "not the a of to in and is are for with on this that which what how why when where who river city music "
+    "history science ocean animal planet energy health law sport water computer language food travel market "
+    "disease climate protein engine bridge garden painting novel battery volcano galaxy vaccine currency"
+).split()
+_INSTRUCTIONS = (
+    "You are a search assistant. Given a query and candidate passages labelled [1] to [20], reason step by step "
+    "inside <think> </think> and give the final answer inside <answer> </answer>.",
+    "Select the single most relevant passage and answer with its label, for example <answer>[3]</answer>.",
+    "Rank all passages from most to least relevant, for example <answer>[3] > [1] > [2]</answer>.",
+    "Rate how relevant the passage is to the query on a scale from 0 to 10, or answer true or false.",
+    'Score every passage from 0 to 10 and answer with JSON, for example <answer>{"[1]": 7, "[2]": 3}</answer>.',
+    "Query: Passages: Passage [1]: [2]: Title: Answer: Reasoning: system user assistant",
+)
+
+
+@dataclass(frozen=True)
+class TinySpec:
+    """Size of the tiny model (defaults: ~0.2 M parameters, builds in under a second)."""
+
+    vocab_size: int = 1024
+    hidden_size: int = 64
+    intermediate_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 2
+    num_key_value_heads: int = 1
+    head_dim: int = 32
+    max_position_embeddings: int = 8192
+
+
+def _corpus(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    lines = list(_INSTRUCTIONS)
+    for n in range(1, 21):
+        lines.append(" ".join(f"[{i}]" for i in range(1, n + 1)))
+        lines.append(" > ".join(f"[{i}]" for i in rng.sample(range(1, 21), min(n, 20))))
+        lines.append("{" + ", ".join(f'"[{i}]": {rng.randint(0, 10)}' for i in range(1, n + 1)) + "}")
+    for _ in range(300):
+        lines.append(" ".join(rng.choices(WORDS, k=rng.randint(4, 16))) + rng.choice([".", "?", "!", ",", ""]))
+    lines += [" ".join(str(i) for i in range(0, 101)), "true false yes no True False 0.5 1.0"]
+    return lines
+
+
+def build_tokenizer(vocab_size: int = TinySpec.vocab_size, seed: int = 0) -> Any:
+    """Train a byte-level BPE tokenizer on the built-in corpus and wrap it for transformers."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(seed), trainer)
+    # Ordinary (non-special) added tokens: always one token each, and kept by decode(skip_special_tokens=True).
+    tok.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in ANSWER_TAGS])
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token=PAD_TOKEN, eos_token=EOS_TOKEN, padding_side="left"
+    )
+    hf_tok.chat_template = CHAT_TEMPLATE
+    return hf_tok
+
+
+def build_model(tokenizer: Any, spec: TinySpec = TinySpec(), seed: int = 0) -> Any:
+    """Random-weight Qwen3 causal LM sized by ``spec``; generation stops at the tokenizer's EOS."""
+    import torch
+    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen3Config(
+        vocab_size=len(tokenizer),
+        hidden_size=spec.hidden_size,
+        intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_hidden_layers,
+        num_attention_heads=spec.num_attention_heads,
+        num_key_value_heads=spec.num_key_value_heads,
+        head_dim=spec.head_dim,
+        max_position_embeddings=spec.max_position_embeddings,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen3ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, do_sample=True
+    )
+    return model
+
+
+# ----------------------------------------------------------------------------------------------- warm-up
+
+
+def _warmup_example(paradigm: Any, rng: random.Random) -> tuple[list[dict[str, str]], str]:
+    """One (messages, completion) pair with a random, well-formed answer (format only, never a gold label)."""
+    name = paradigm.name
+    n = 1 if name == "pointwise" else rng.randint(2, 5)
+    query = " ".join(rng.choices(WORDS, k=rng.randint(2, 5)))
+    passages = [" ".join(rng.choices(WORDS, k=rng.randint(3, 10))) for _ in range(n)]
+    if name == "setwise":
+        value: Any = rng.randrange(n)
+    elif name == "listwise":
+        value = rng.sample(range(n), n)
+    elif name == "pointwise":
+        value = float(rng.randint(0, 10))
+    else:  # groupwise
+        value = [float(rng.randint(0, 10)) for _ in range(n)]
+    reasoning = " ".join(rng.choices(WORDS, k=rng.randint(0, 12)))
+    return paradigm.messages(query, passages), paradigm.render_answer(value, reasoning)
+
+
+def _encode_pair(tokenizer: Any, messages: list[dict[str, str]], completion: str) -> tuple[list[int], int]:
+    """Token ids of prompt + completion + EOS (prompt tokenized as TRL does) and the prompt length."""
+    prompt = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = tokenizer(completion, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    return prompt_ids + completion_ids, len(prompt_ids)
+
+
+def warm_up(
+    model: Any,
+    tokenizer: Any,
+    paradigms: list[Any],
+    steps: int,
+    *,
+    seed: int = 0,
+    batch_size: int = 16,
+    learning_rate: float = 3e-3,
+) -> dict[str, float]:
+    """Supervised warm-up on random well-formed answers; loss on completion tokens (and EOS) only."""
+    import torch
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    loss_value, start = float("nan"), time.perf_counter()
+    for step in range(steps):
+        batch = []
+        for i in range(batch_size):
+            paradigm = paradigms[(step * batch_size + i) % len(paradigms)]
+            batch.append(_encode_pair(tokenizer, *_warmup_example(paradigm, rng)))
+        width = max(len(ids) for ids, _ in batch)
+        input_ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
+        labels = torch.full((batch_size, width), -100, dtype=torch.long)
+        attention = torch.zeros((batch_size, width), dtype=torch.long)
+        for row, (ids, prompt_len) in enumerate(batch):
+            input_ids[row, : len(ids)] = torch.tensor(ids)
+            labels[row, prompt_len : len(ids)] = torch.tensor(ids[prompt_len:])
+            attention[row, : len(ids)] = 1
+        loss = model(input_ids=input_ids, attention_mask=attention, labels=labels).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        loss_value = float(loss.item())
+    model.eval()
+    return {"steps": steps, "final_loss": loss_value, "seconds": time.perf_counter() - start}
+
+
+def sample_check(model: Any, tokenizer: Any, paradigms: list[Any], *, n: int = 8, seed: int = 1) -> dict[str, float]:
+    """Sample completions as GRPO would: EOS rate, parse-ok rate and the spread of completion lengths."""
+    import torch
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    ended, parsed, lengths = 0, 0, []
+    for i in range(n):
+        paradigm = paradigms[i % len(paradigms)]
+        messages, _ = _warmup_example(paradigm, rng)
+        num_passages = messages[-1]["content"].count("[") if paradigm.name != "pointwise" else 1
+        enc = tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        with torch.no_grad():
+            out = model.generate(**enc, max_new_tokens=96, do_sample=True)[0, enc["input_ids"].shape[1] :]
+        ids = out.tolist()
+        ended += tokenizer.eos_token_id in ids
+        lengths.append(ids.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in ids else len(ids))
+        text = tokenizer.decode(out, skip_special_tokens=True)
+        parsed += bool(paradigm.parse(text, max(1, num_passages)).format_ok)
+    return {
+        "eos_rate": ended / n,
+        "format_ok_rate": parsed / n,
+        "min_length": float(min(lengths)),
+        "max_length": float(max(lengths)),
+    }
+
+
+# ----------------------------------------------------------------------------------------------- build + CLI
+
+
+def build_tiny_model(
+    directory: str | Path,
+    *,
+    seed: int = 0,
+    warmup_steps: int = 0,
+    paradigm: str = "all",
+    spec: TinySpec = TinySpec(),
+    overwrite: bool = False,
+    log: Any = print,
+) -> dict[str, Any]:
+    """Build, optionally warm up, and save a tiny model to ``directory`` (written whole, then renamed into place)."""
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()) and not overwrite:
+        raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
+    if warmup_steps < 0:
+        raise RankrlError(f"--warmup-steps must be >= 0, got {warmup_steps}")
+    paradigms = _resolve_paradigms(paradigm) if warmup_steps else []
+
+    tokenizer = build_tokenizer(spec.vocab_size, seed=seed)
+    check_answer_tags(tokenizer, source="tiny-model tokenizer")
+    model = build_model(tokenizer, spec, seed=seed)
+    info: dict[str, Any] = {
+        "seed": seed,
+        "spec": asdict(spec),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab": len(tokenizer),
+    }
+    if warmup_steps:
+        info["warmup"] = warm_up(model, tokenizer, paradigms, warmup_steps, seed=seed)
+        info["warmup"]["paradigms"] = [p.name for p in paradigms]
+        info["sample_check"] = sample_check(model, tokenizer, paradigms)
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the model folder is an ordinary output
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        (staging / "tiny_model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        if len(paradigms) == 1:
+            from rl.metadata import write_metadata
+
+            write_metadata(staging, {**paradigms[0].metadata(), "paradigm": paradigms[0].name,
+                                     "source": "rankrl tiny-model"})
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log(
+        f"tiny model: {info['parameters']:,} parameters, vocab {info['vocab']} -> {directory}"
+        + (
+            f"; warm-up {warmup_steps} steps in {info['warmup']['seconds']:.1f}s (loss "
+            f"{info['warmup']['final_loss']:.3f}); samples: EOS {info['sample_check']['eos_rate']:.0%}, "
+            f"format ok {info['sample_check']['format_ok_rate']:.0%}, length "
+            f"{info['sample_check']['min_length']:.0f}-{info['sample_check']['max_length']:.0f}"
+            if warmup_steps
+            else ""
+        )
+    )
+    return info
+
+
+def _resolve_paradigms(name: str) -> list[Any]:
+    import prompts
+
+    names = list(prompts.PARADIGMS) if name == "all" else [name]
+    return [prompts.get_paradigm(n) for n in names]
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="rankrl tiny-model", description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", help="output folder (save_pretrained layout)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--warmup-steps", type=int, default=150,
+        help="supervised format warm-up steps (batch 16; ~0.1 s each); 0 keeps the random model",
+    )
+    parser.add_argument(
+        "--paradigm", default="all",
+        help="paradigm whose answer format the warm-up teaches: setwise, listwise, pointwise, groupwise or all",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    build_tiny_model(
+        args.directory, seed=args.seed, warmup_steps=args.warmup_steps, paradigm=args.paradigm,
+        overwrite=args.overwrite,
+    )
+    return 0
