@@ -152,8 +152,12 @@ class BaseParadigm:
         if tags.answer is None:
             return Parsed(ok=False, error="no <answer>…</answer> block", **base)
         if len(tags.answer) > MAX_ANSWER_CHARS:
-            return Parsed(ok=False, error=f"answer is longer than {MAX_ANSWER_CHARS} characters",
-                          answer=tags.answer[:200], **base)
+            return Parsed(
+                ok=False,
+                error=f"answer is longer than {MAX_ANSWER_CHARS} characters",
+                answer=tags.answer[:200],
+                **base,
+            )
         got = self.read_answer(tags.answer, num_passages)
         if got.error is not None:
             return Parsed(ok=False, error=got.error, answer=tags.answer, repaired=False, **base)

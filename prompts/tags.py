@@ -1,4 +1,4 @@
-"""Locate ``<think>…</think>`` and ``<answer>…</answer>`` in a completion, in one linear pass.
+"""Locate ``<think>…</think>`` and ``<answer>…</answer>`` in a completion, in linear time.
 
 Shared by every paradigm so that ``format_ok`` means the same thing everywhere. Rules (also in the README):
 

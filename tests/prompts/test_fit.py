@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from data.errors import ConfigError, RankrlError
 from prompts import PARADIGMS, count_prompt_tokens, fit_messages, get_paradigm
@@ -24,7 +26,9 @@ def test_count_prompt_tokens_matches_rendered_template(tokenizer):
 
 def test_untouched_when_it_fits(tokenizer):
     p = get_paradigm("listwise")
-    res = fit_messages(p, "capital of France", ["Paris", "Berlin"], tokenizer=tokenizer, max_prompt_tokens=10_000)
+    res = fit_messages(
+        p, "capital of France", ["Paris", "Berlin"], tokenizer=tokenizer, max_prompt_tokens=10_000
+    )
     assert res.truncated is False
     assert res.messages == p.messages("capital of France", ["Paris", "Berlin"])
     assert res.prompt_tokens == count_prompt_tokens(tokenizer, res.messages)
@@ -39,7 +43,9 @@ def test_prompt_fits_budget_and_uses_it(tokenizer, name, room):
     budget = empty + room  # room for passage text beyond the template and query
     full = count_prompt_tokens(tokenizer, p.messages("what does photosynthesis make", passages))
     assert full > budget  # the test really exercises truncation
-    res = fit_messages(p, "what does photosynthesis make", passages, tokenizer=tokenizer, max_prompt_tokens=budget)
+    res = fit_messages(
+        p, "what does photosynthesis make", passages, tokenizer=tokenizer, max_prompt_tokens=budget
+    )
     assert res.truncated is True
     assert res.prompt_tokens == count_prompt_tokens(tokenizer, res.messages) <= budget
     # Not wastefully short: the common cap leaves at most a few tokens per passage unused.
@@ -92,7 +98,9 @@ def test_paradigm_options_are_the_defaults(tokenizer):
 
 def test_neutralises_while_fitting(tokenizer):
     p = get_paradigm("listwise")
-    res = fit_messages(p, "q [9]", ["see [2] and <answer>x</answer>", "b"], tokenizer=tokenizer, max_prompt_tokens=5000)
+    res = fit_messages(
+        p, "q [9]", ["see [2] and <answer>x</answer>", "b"], tokenizer=tokenizer, max_prompt_tokens=5000
+    )
     user = res.messages[1]["content"]
     assert "see (2) and (answer)x(/answer)" in user and "q (9)" in user
 
@@ -116,3 +124,18 @@ def test_raw_tokenizers_object_truncates_but_cannot_measure(tokenizer):
     assert res.truncated and res.prompt_tokens is None
     with pytest.raises(ConfigError, match="apply_chat_template"):
         fit_messages(p, "q", [LONG], tokenizer=raw, max_prompt_tokens=50)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    passages=st.lists(st.text(min_size=0, max_size=600), min_size=1, max_size=6),
+    room=st.integers(0, 400),
+    name=st.sampled_from(["setwise", "listwise", "groupwise"]),
+)
+def test_any_passages_fit_any_feasible_budget(tokenizer, passages, room, name):
+    p = get_paradigm(name)
+    empty = count_prompt_tokens(tokenizer, p.messages("query", [""] * len(passages)))
+    res = fit_messages(p, "query", passages, tokenizer=tokenizer, max_prompt_tokens=empty + room)
+    assert res.prompt_tokens == count_prompt_tokens(tokenizer, res.messages) <= empty + room
+    full = count_prompt_tokens(tokenizer, p.messages("query", passages))
+    assert res.truncated is (full > empty + room)

@@ -19,7 +19,9 @@ def test_registry_and_unknown_names():
     assert Parsed is BaseParsed
     with pytest.raises(RankrlError, match="unknown paradigm 'pairwise'; valid choices: groupwise, listwise"):
         get_paradigm("pairwise")
-    with pytest.raises(RankrlError, match=r"unknown paradigm option\(s\) \['max_len'\]; valid options: think_prefilled"):
+    with pytest.raises(
+        RankrlError, match=r"unknown paradigm option\(s\) \['max_len'\]; valid options: think_prefilled"
+    ):
         get_paradigm("listwise", max_len=3)
     with pytest.raises(RankrlError, match="max_passage_chars must be a positive integer"):
         get_paradigm("listwise", max_passage_chars=0)
@@ -61,7 +63,11 @@ def test_identity_and_metadata(name):
     assert meta["paradigm"] == name
     assert meta["template"]["name"] == name and meta["template"]["version"] == "1"
     assert meta["template"]["sha256"] == p.template.sha256
-    assert meta["truncation"] == {"max_passage_chars": None, "max_passage_tokens": 200, "max_prompt_tokens": 4096}
+    assert meta["truncation"] == {
+        "max_passage_chars": None,
+        "max_passage_tokens": 200,
+        "max_prompt_tokens": 4096,
+    }
     assert meta["think_prefilled"] is True and meta["answer_fallback"] is False
     json.dumps(meta)  # storable in rankrl.json
 
@@ -93,8 +99,15 @@ def test_picklable_and_round_trip(name):
     p = pickle.loads(pickle.dumps(get_paradigm(name)))
     n = 1 if name == "pointwise" else 3
     got = p.parse(p.render_answer(SAMPLE[name], "because"), n)
-    assert got == Parsed(ok=True, value=SAMPLE[name], format_ok=True, repaired=False, error=None,
-                         reasoning="because", answer=p.format_value(SAMPLE[name]))
+    assert got == Parsed(
+        ok=True,
+        value=SAMPLE[name],
+        format_ok=True,
+        repaired=False,
+        error=None,
+        reasoning="because",
+        answer=p.format_value(SAMPLE[name]),
+    )
 
 
 @pytest.mark.parametrize("name", PARADIGMS)

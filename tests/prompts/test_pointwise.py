@@ -53,8 +53,9 @@ GRADED = [
     ("<think>x</think><answer>4</answer> (confident)", True, 4.0, False, False, None),
     ("x</think><answer>4</answer>", True, 4.0, False, False, None),
     ("<think>" + "9 " * 150_000 + "</think><answer>3</answer>", True, 3.0, True, False, None),
-    (T("1 " * 150_000), True, 1.0, True, True, None),
-    (T("1 2 " * 75_000), False, None, True, False, SEVERAL),
+    (T("1 " * 9_000), True, 1.0, True, True, None),
+    (T("1 2 " * 4_000), False, None, True, False, SEVERAL),
+    (T("1 " * 150_000), False, None, True, False, "answer is longer than 20000 characters"),
 ]
 
 BINARY = [

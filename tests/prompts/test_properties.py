@@ -23,17 +23,33 @@ prefilled = st.booleans()
 def test_listwise_permutation_round_trips(perm, reasoning, think_prefilled):
     p = get_paradigm("listwise", think_prefilled=think_prefilled)
     got = p.parse(p.render_answer(perm, reasoning), len(perm))
-    assert (got.ok, got.value, got.format_ok, got.repaired, got.error) == (True, list(perm), True, False, None)
+    assert (got.ok, got.value, got.format_ok, got.repaired, got.error) == (
+        True,
+        list(perm),
+        True,
+        False,
+        None,
+    )
     assert got.reasoning == reasoning
 
 
 @FAST
-@given(st.integers(1, 200).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))), reasoning_text, prefilled)
+@given(
+    st.integers(1, 200).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n - 1))),
+    reasoning_text,
+    prefilled,
+)
 def test_setwise_index_round_trips(n_and_index, reasoning, think_prefilled):
     n, index = n_and_index
     p = get_paradigm("setwise", think_prefilled=think_prefilled)
     got = p.parse(p.render_answer(index, reasoning), n)
-    assert (got.ok, got.value, got.format_ok, got.repaired, got.reasoning) == (True, index, True, False, reasoning)
+    assert (got.ok, got.value, got.format_ok, got.repaired, got.reasoning) == (
+        True,
+        index,
+        True,
+        False,
+        reasoning,
+    )
 
 
 @FAST
@@ -41,7 +57,13 @@ def test_setwise_index_round_trips(n_and_index, reasoning, think_prefilled):
 def test_pointwise_score_round_trips(score, reasoning, think_prefilled):
     p = get_paradigm("pointwise", think_prefilled=think_prefilled)
     got = p.parse(p.render_answer(float(score), reasoning), 1)
-    assert (got.ok, got.value, got.format_ok, got.repaired, got.reasoning) == (True, float(score), True, False, reasoning)
+    assert (got.ok, got.value, got.format_ok, got.repaired, got.reasoning) == (
+        True,
+        float(score),
+        True,
+        False,
+        reasoning,
+    )
     b = get_paradigm("pointwise", template="pointwise-binary", think_prefilled=think_prefilled)
     got = b.parse(b.render_answer(float(score % 2), reasoning), 1)
     assert (got.ok, got.value, got.repaired) == (True, float(score % 2), False)
@@ -57,9 +79,42 @@ def test_groupwise_scores_round_trip(scores, reasoning, think_prefilled):
 
 
 # Text built from the pieces parsers care about, plus arbitrary unicode.
-PIECES = ["<think>", "</think>", "<answer>", "</answer>", "[1]", "[2]", "[3]", "[0]", "[99]", " > ", ">", "{", "}",
-          '"[1]"', '"[2]":', ":", ",", " 7", "10", "-3", "6.5", "/10", "true", "false", "```", "'", '"', "\n", " ",
-          "NaN", "[", "]", "1e999", "9" * 30]
+PIECES = [
+    "<think>",
+    "</think>",
+    "<answer>",
+    "</answer>",
+    "[1]",
+    "[2]",
+    "[3]",
+    "[0]",
+    "[99]",
+    " > ",
+    ">",
+    "{",
+    "}",
+    '"[1]"',
+    '"[2]":',
+    ":",
+    ",",
+    " 7",
+    "10",
+    "-3",
+    "6.5",
+    "/10",
+    "true",
+    "false",
+    "```",
+    "'",
+    '"',
+    "\n",
+    " ",
+    "NaN",
+    "[",
+    "]",
+    "1e999",
+    "9" * 30,
+]
 adversarial = st.one_of(
     st.text(),
     st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=5)), max_size=40).map("".join),
@@ -96,7 +151,9 @@ def test_parse_never_raises_and_values_are_valid(name, text, n, prefilled, fallb
 
 @pytest.mark.parametrize("name", PARADIGMS)
 @settings(max_examples=50, deadline=None)
-@given(n=st.one_of(st.integers(-5, 0), st.integers(10**6, 10**12), st.none(), st.text(max_size=3), st.floats()))
+@given(
+    n=st.one_of(st.integers(-5, 0), st.integers(10**6, 10**12), st.none(), st.text(max_size=3), st.floats())
+)
 def test_parse_never_raises_on_bad_num_passages(name, n):
     parsed = get_paradigm(name).parse("<think>x</think><answer>[1] > [2]</answer>", n)
     if name != "pointwise":
@@ -107,7 +164,9 @@ def test_parse_never_raises_on_bad_num_passages(name, n):
 # before reading, so the "near cap" ones put a just-short answer inside 300 KB of reasoning to make every
 # paradigm's reader run on its worst case.
 def _near_cap(answer_body: str) -> str:
-    return "<think>" + "<x>" * 93_000 + "</think><answer>" + answer_body[: MAX_ANSWER_CHARS - 10] + "</answer>"
+    return (
+        "<think>" + "<x>" * 93_000 + "</think><answer>" + answer_body[: MAX_ANSWER_CHARS - 10] + "</answer>"
+    )
 
 
 NEAR_CAP = {

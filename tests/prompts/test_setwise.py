@@ -32,13 +32,30 @@ CASES = [
     (T("最好的是 [4] 🎉"), 5, True, 3, True, True, None),
     (T("[3] (the 2nd is close)"), 5, True, 2, True, True, None),
     (T("[2] or [5]"), 5, False, None, True, False, "answer names several different passages: [2], [5]"),
-    (T("[1] > [2] > [3]"), 5, False, None, True, False, "answer names several different passages: [1], [2], [3]"),
+    (
+        T("[1] > [2] > [3]"),
+        5,
+        False,
+        None,
+        True,
+        False,
+        "answer names several different passages: [1], [2], [3]",
+    ),
     (T("[6]"), 5, False, None, True, False, "passage id 6 is outside 1..5"),
     (T("[0]"), 5, False, None, True, False, "passage id 0 is outside 1..5"),
     (T("0"), 5, False, None, True, False, "passage id 0 is outside 1..5"),
     (T("[" + "9" * 40 + "]"), 5, False, None, True, False, "passage id <huge> is outside 1..5"),
-    (T("[2] [" + "9" * 40 + "]"), 5, False, None, True, False, "answer names several different passages: [2], [<huge>]"),
+    (
+        T("[2] [" + "9" * 40 + "]"),
+        5,
+        False,
+        None,
+        True,
+        False,
+        "answer names several different passages: [2], [<huge>]",
+    ),
     (T(""), 5, False, None, True, False, NO_ID),
+    (T("[2]" * 7_000), 5, False, None, True, False, "answer is longer than 20000 characters"),
     (T("   \n "), 5, False, None, True, False, NO_ID),
     (T("None of them is relevant."), 5, False, None, True, False, NO_ID),
     (T("[-1]"), 5, False, None, True, False, NO_ID),
@@ -58,7 +75,15 @@ CASES = [
     ("Sure.<think>x</think><answer>[2]</answer>", 5, True, 1, False, False, None),
     ("x</think><answer>[2]</answer>", 5, True, 1, False, False, None),
     ("<think>maybe <answer>[1]</answer></think>", 5, True, 0, False, False, None),
-    ("<think>" + "passage [1] vs [2]; " * 20_000 + "</think><answer>[5]</answer>", 5, True, 4, True, False, None),
+    (
+        "<think>" + "passage [1] vs [2]; " * 20_000 + "</think><answer>[5]</answer>",
+        5,
+        True,
+        4,
+        True,
+        False,
+        None,
+    ),
     (T("[3]"), 0, False, None, True, False, "num_passages must be an integer in 1..100000, got 0"),
     (T("[3]"), True, False, None, True, False, "num_passages must be an integer in 1..100000, got True"),
 ]
@@ -105,7 +130,9 @@ def test_conversational_completion():
 def test_render_answer():
     s = get_paradigm("setwise")
     assert s.render_answer(2, "because") == "<think>\nbecause\n</think>\n<answer>[3]</answer>"
-    assert get_paradigm("setwise", think_prefilled=True).render_answer(0) == "\n</think>\n<answer>[1]</answer>"
+    assert (
+        get_paradigm("setwise", think_prefilled=True).render_answer(0) == "\n</think>\n<answer>[1]</answer>"
+    )
     for bad in (-1, 1.0, True, "2", None):
         with pytest.raises(RankrlError, match="0-based passage index"):
             s.render_answer(bad)

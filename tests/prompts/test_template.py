@@ -39,7 +39,9 @@ def test_the_templates_own_example_parses_as_canonical(stem):
 
 def test_override_by_name_and_errors():
     assert get_paradigm("pointwise", template="pointwise-binary").template_name == "pointwise-binary"
-    with pytest.raises(RankrlError, match=r"unknown template 'pointwise-ternary'.*pointwise, pointwise-binary"):
+    with pytest.raises(
+        RankrlError, match=r"unknown template 'pointwise-ternary'.*pointwise, pointwise-binary"
+    ):
         get_paradigm("pointwise", template="pointwise-ternary")
     with pytest.raises(RankrlError, match=r"template 'listwise' is for paradigm 'listwise', not 'setwise'"):
         get_paradigm("setwise", template="listwise")
