@@ -19,26 +19,56 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")  # one core: set before numpy is imported
 
-import argparse  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any, Callable  # noqa: E402
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pytrec_eval  # noqa: E402
+import pytrec_eval
 
-import prompts  # noqa: E402
-from rewards import get_reward  # noqa: E402
+import prompts
+from rewards import CachedParser, get_reward
 
 TARGET = 50_000
-WORDS = (
-    "the passage discusses query terms directly and [3] looks stronger than [7] because it names the cause "
-    "while others only mention symptoms; evidence weighs toward the second group of candidates overall"
-).split()
+WORDS = [
+    "the",
+    "passage",
+    "discusses",
+    "query",
+    "terms",
+    "directly",
+    "and",
+    "[3]",
+    "looks",
+    "stronger",
+    "than",
+    "[7]",
+    "because",
+    "it",
+    "names",
+    "the",
+    "cause",
+    "while",
+    "others",
+    "only",
+    "mention",
+    "symptoms;",
+    "evidence",
+    "weighs",
+    "toward",
+    "the",
+    "second",
+    "group",
+    "of",
+    "candidates",
+    "overall",
+]
 BROKEN = ("I would rank [2] first.", "<think>unfinished reasoning", "<answer></answer>", "")
 
 
@@ -58,7 +88,9 @@ def grades(rng: random.Random, n: int) -> list[int]:
     return g
 
 
-def batch(paradigm_name: str, args: argparse.Namespace, rng: random.Random) -> tuple[list[str], dict[str, list]]:
+def batch(
+    paradigm_name: str, args: argparse.Namespace, rng: random.Random
+) -> tuple[list[str], dict[str, list]]:
     paradigm = prompts.get_paradigm(paradigm_name)
     n = args.passages
     completions: list[str] = []
@@ -88,23 +120,29 @@ def batch(paradigm_name: str, args: argparse.Namespace, rng: random.Random) -> t
     return completions, columns
 
 
-def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
+def timed(fn: Callable[[], Any], repeats: int) -> tuple[float, float, float]:
+    """(median wall time, median CPU time, best CPU time) of ``repeats`` calls, in seconds.
+
+    CPU time (``time.process_time``) leaves out the time a shared machine gives to other processes, so it is the
+    fairer one-core figure there; on an idle machine the two agree.
+    """
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), min(times)
+        cpu.append(time.process_time() - start_cpu)
+        wall.append(time.perf_counter() - start)
+    return statistics.median(wall), statistics.median(cpu), min(cpu)
 
 
-def pytrec_ndcg(paradigm: Any, completions: list[str], columns: dict[str, list], k: int = 10) -> list[float]:
+def pytrec_ndcg(parser: Any, completions: list[str], columns: dict[str, list], k: int = 10) -> list[float]:
     """The baseline: same parse, nDCG@k through pytrec_eval (failed parses score 0, like the zero gate)."""
     qrels: dict[str, dict[str, int]] = {}
     run: dict[str, dict[str, float]] = {}
     for i, (text, rel) in enumerate(zip(completions, columns["relevance"])):
         n = len(rel)
-        parsed = paradigm.parse(text, n)
+        parsed = parser.parse(text, n)
         if not (parsed.ok and parsed.format_ok):
             continue
         key = str(i)
@@ -146,16 +184,34 @@ def main(argv: list[str] | None = None) -> int:
     for name, paradigm_name, params in REWARDS:
         completions, columns = batches[paradigm_name]
         reward = get_reward(name, paradigm_name, "zero", **params)
-        med, best = timed(lambda: reward(completions, **columns), args.repeats)
         label = name + "".join(f" {k}={v}" for k, v in params.items())
-        rows.append((label, paradigm_name, med, best))
+        rows.append(
+            (label, paradigm_name, *timed(lambda r=reward, c=completions, k=columns: r(c, **k), args.repeats))
+        )
 
     listwise = prompts.get_paradigm("listwise")
     completions, columns = batches["listwise"]
-    med, best = timed(lambda: [listwise.parse(c, args.passages) for c in completions], args.repeats)
-    rows.append(("parse only (no reward)", "listwise", med, best))
-    base_med, base_best = timed(lambda: pytrec_ndcg(listwise, completions, columns), args.repeats)
-    rows.append(("pytrec_eval nDCG@10 (baseline, same parse)", "listwise", base_med, base_best))
+    parse_all = timed(lambda: [listwise.parse(c, args.passages) for c in completions], args.repeats)
+    rows.append(("parse only (no reward)", "listwise", *parse_all))
+    baseline = timed(lambda: pytrec_ndcg(listwise, completions, columns), args.repeats)
+    rows.append(("pytrec_eval nDCG@10 (baseline, same parse)", "listwise", *baseline))
+    # Without the parse (both read a warm parse cache): the metric computation and the reward wrapper alone.
+    cache = CachedParser(listwise)
+    cached = get_reward("listwise_ndcg", listwise, "zero", parser=cache, k=10)
+    rows.append(
+        (
+            "listwise_ndcg k=10, parse cached (wrapper + metric)",
+            "listwise",
+            *timed(lambda: cached(completions, **columns), args.repeats),
+        )
+    )
+    rows.append(
+        (
+            "pytrec_eval nDCG@10, parse cached",
+            "listwise",
+            *timed(lambda: pytrec_ndcg(cache, completions, columns), args.repeats),
+        )
+    )
 
     ours = get_reward("listwise_ndcg", "listwise", "zero", k=10)(completions, **columns)
     theirs = pytrec_ndcg(listwise, completions, columns)
@@ -164,26 +220,38 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERROR: listwise_ndcg differs from pytrec_eval by {gap:.3g}", file=sys.stderr)
         return 1
 
-    per_sec = {label: args.completions / med for label, _, med, _ in rows}
+    size = args.completions
+    cpu_rate = {label: size / cpu for label, _, _, cpu, _ in rows}
+    wall_rate = {label: size / wall for label, _, wall, _, _ in rows}
     print(
-        f"### Reward throughput: {args.completions} completions × {args.passages} passages, "
+        f"### Reward throughput: {size} completions × {args.passages} passages, "
         f"~{args.reasoning_chars}-char reasoning, one core\n"
     )
-    print("| reward | paradigm | ms / batch (median) | completions/s (median) | completions/s (best) |")
-    print("|---|---|---:|---:|---:|")
-    for label, paradigm_name, med, best in rows:
-        print(
-            f"| {label} | {paradigm_name} | {med * 1e3:.2f} | {args.completions / med:,.0f} | "
-            f"{args.completions / best:,.0f} |"
-        )
-    ndcg = per_sec["listwise_ndcg k=10"]
-    baseline = per_sec["pytrec_eval nDCG@10 (baseline, same parse)"]
     print(
-        f"\nlistwise_ndcg vs pytrec_eval (same run, same parse): {ndcg / baseline:.2f}x; "
-        f"max |difference| = {gap:.1e}"
+        "| reward | paradigm | ms / batch (wall, median) | completions/s (wall, median) "
+        "| completions/s (CPU time, median) | completions/s (CPU time, best) |"
     )
-    verdict = "met" if ndcg >= TARGET else "NOT met"
-    print(f"target ≥ {TARGET:,} completions/s for listwise_ndcg: {verdict} ({ndcg:,.0f}/s median)")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, paradigm_name, wall, cpu, best in rows:
+        print(
+            f"| {label} | {paradigm_name} | {wall * 1e3:.2f} | {size / wall:,.0f} | {size / cpu:,.0f} | "
+            f"{size / best:,.0f} |"
+        )
+    ndcg = "listwise_ndcg k=10"
+    with_parse = cpu_rate[ndcg] / cpu_rate["pytrec_eval nDCG@10 (baseline, same parse)"]
+    without = (
+        cpu_rate["listwise_ndcg k=10, parse cached (wrapper + metric)"]
+        / cpu_rate["pytrec_eval nDCG@10, parse cached"]
+    )
+    print(
+        f"\nlistwise_ndcg vs pytrec_eval (same run, CPU time): {with_parse:.2f}x with parsing, {without:.1f}x "
+        f"without; max |difference| = {gap:.1e}"
+    )
+    verdict = "met" if cpu_rate[ndcg] >= TARGET else "NOT met"
+    print(
+        f"target ≥ {TARGET:,} completions/s for listwise_ndcg: {verdict} ({cpu_rate[ndcg]:,.0f}/s CPU time, "
+        f"{wall_rate[ndcg]:,.0f}/s wall clock, medians)"
+    )
     return 0
 
 

@@ -12,10 +12,12 @@ extract texts, parse them once, validate columns, apply the format gate, and gua
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from data.errors import RankrlError, unknown_name
+from prompts import get_paradigm
 from prompts.base import Parsed
 from rewards.columns import check_docids, column, completion_text, row_grades
 
@@ -37,8 +39,6 @@ def check_format_gate(format_gate: str) -> str:
 def resolve_paradigm(paradigm: Any) -> Any:
     """A paradigm object from a name (``prompts.get_paradigm``) or an object that already has ``parse``."""
     if isinstance(paradigm, str):
-        from prompts import get_paradigm  # imported late: prompts is an independent package
-
         return get_paradigm(paradigm)
     if not callable(getattr(paradigm, "parse", None)) or not isinstance(getattr(paradigm, "name", None), str):
         raise RankrlError(f"paradigm must be a name or a prompts paradigm object, got {paradigm!r}")
@@ -49,10 +49,11 @@ class CachedParser:
     """Parses each (text, n) once for all the rewards built together (``build_rewards`` shares one instance).
 
     TRL calls every reward function on the same completions; with a format reward, nDCG and recall that would
-    parse each completion three times. The cache is bounded (cleared when full) and never pickled.
+    parse each completion three times. The cache is bounded (cleared when full: a few MB of parses at most) and
+    never pickled.
     """
 
-    def __init__(self, paradigm: Any, max_entries: int = 16384):
+    def __init__(self, paradigm: Any, max_entries: int = 4096):
         self.paradigm = paradigm
         self.max_entries = max_entries
         self._cache: dict[tuple[str, int], Parsed] = {}
@@ -77,13 +78,13 @@ class CachedParser:
 class Row:
     """One completion as a reward sees it.
 
-    index:  position in the batch.  n: passages shown.  grades: the row's ``relevance`` (None: no reward).
+    index:  position in the batch.  n: passages shown.  grades: the row's ``relevance``.
     parsed: the paradigm's parse.   usable: the value may be scored under the format gate.
     """
 
     index: int
     n: int
-    grades: list | None
+    grades: list
     parsed: Parsed
     usable: bool
 
@@ -93,10 +94,10 @@ class Reward:
 
     name: ClassVar[str] = ""
     paradigms: ClassVar[tuple[str, ...]] = ()
-    needs_relevance: ClassVar[bool] = True
-    gated: ClassVar[bool] = True  # the format reward itself is not subject to the format gate
 
-    def __init__(self, paradigm: Any = "listwise", format_gate: str = "zero", parser: CachedParser | None = None):
+    def __init__(
+        self, paradigm: Any = "listwise", format_gate: str = "zero", parser: CachedParser | None = None
+    ):
         self.paradigm = resolve_paradigm(paradigm)
         if self.paradigm.name not in self.paradigms:
             raise RankrlError(
@@ -109,7 +110,9 @@ class Reward:
         self.__name__ = self.name
 
     # -- what subclasses provide ------------------------------------------------------------------------------
-    def score(self, rows: list[Row], kwargs: dict[str, Any]) -> dict[int, float]:  # pragma: no cover - abstract
+    def score(
+        self, rows: list[Row], kwargs: dict[str, Any]
+    ) -> dict[int, float]:  # pragma: no cover - abstract
         """Values for the usable rows, keyed by ``Row.index``."""
         raise NotImplementedError
 

@@ -6,6 +6,7 @@ the column and the row; a malformed *completion* never raises (it is the model's
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,9 @@ def completion_text(completion: Any) -> str:
         if isinstance(content, str):
             return content
         if isinstance(content, list):
-            parts = [p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            parts = [
+                p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ]
             return "".join(parts)
         return "" if content is None else str(content)
     return "" if completion is None or isinstance(completion, _SEQUENCE) else str(completion)
@@ -70,7 +73,9 @@ def row_grades(value: Any, row: int, reward: str, single: bool) -> list | None:
             f"reward {reward!r}: column 'relevance' row {row} must be a list of grades, got {type(value).__name__}"
         )
     if len(value) == 0:
-        raise RankrlError(f"reward {reward!r}: column 'relevance' row {row} is empty (a group needs passages)")
+        raise RankrlError(
+            f"reward {reward!r}: column 'relevance' row {row} is empty (a group needs passages)"
+        )
     if single and len(value) != 1:
         raise RankrlError(
             f"reward {reward!r}: column 'relevance' row {row} has {len(value)} grades, but a pointwise row shows "
@@ -78,8 +83,14 @@ def row_grades(value: Any, row: int, reward: str, single: bool) -> list | None:
         )
     if not _INT_ONLY.issuperset(map(type, value)):  # fast path: plain ints (what datasets gives back)
         for g in value:
-            if isinstance(g, bool) or not isinstance(g, (int, float, np.integer, np.floating)) or g != g:
-                raise RankrlError(f"reward {reward!r}: column 'relevance' row {row} holds a non-numeric grade {g!r}")
+            if (
+                isinstance(g, bool)
+                or not isinstance(g, (int, float, np.integer, np.floating))
+                or math.isnan(g)
+            ):
+                raise RankrlError(
+                    f"reward {reward!r}: column 'relevance' row {row} holds a non-numeric grade {g!r}"
+                )
     return value if isinstance(value, list) else list(value)
 
 
@@ -101,7 +112,9 @@ def single_docid(docids: Any, row: int, reward: str) -> str:
         return docids
     if isinstance(docids, _SEQUENCE) and len(docids) == 1:
         return str(docids[0])
-    raise RankrlError(f"reward {reward!r}: column 'docids' row {row} must hold exactly one docid, got {docids!r}")
+    raise RankrlError(
+        f"reward {reward!r}: column 'docids' row {row} must hold exactly one docid, got {docids!r}"
+    )
 
 
 def num_passages(kwargs: dict[str, Any], row: int) -> int | None:

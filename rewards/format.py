@@ -6,7 +6,8 @@ number of passages shown, read from ``relevance`` or ``docids`` (pointwise: alwa
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from data.errors import RankrlError
 from prompts.base import Parsed
@@ -48,10 +49,10 @@ class FormatReward(Reward):
 
     name = "format"
     paradigms = ("setwise", "listwise", "pointwise", "groupwise")
-    needs_relevance = False
-    gated = False
 
-    def __init__(self, paradigm: Any = "listwise", format_gate: str = "zero", parser=None, *, mode: str = "strict"):
+    def __init__(
+        self, paradigm: Any = "listwise", format_gate: str = "zero", parser=None, *, mode: str = "strict"
+    ):
         super().__init__(paradigm, format_gate, parser)
         if mode not in MODES:
             raise RankrlError(f"reward 'format': mode must be one of {', '.join(MODES)}, got {mode!r}")

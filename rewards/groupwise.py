@@ -61,7 +61,9 @@ class Distributional(Reward):
         grade_max: float | None = None,
     ):
         super().__init__(paradigm, format_gate, parser)
-        self.score_max = paradigm_score_max(self.paradigm, check_scale("score_max", score_max, self.name), self.name)
+        self.score_max = paradigm_score_max(
+            self.paradigm, check_scale("score_max", score_max, self.name), self.name
+        )
         self.grade_max = check_scale("grade_max", grade_max, self.name)
 
     def params(self) -> dict[str, Any]:

@@ -91,7 +91,9 @@ class ListwiseDeltaNDCG(RankingReward):
         super().__init__(paradigm, format_gate, parser)
         self.k = _positive_int("k", k, self.name)
         if not isinstance(normalise_losses, bool):
-            raise RankrlError(f"reward {self.name!r}: normalise_losses must be true or false, got {normalise_losses!r}")
+            raise RankrlError(
+                f"reward {self.name!r}: normalise_losses must be true or false, got {normalise_losses!r}"
+            )
         self.normalise_losses = normalise_losses
 
     def params(self) -> dict[str, Any]:
@@ -111,7 +113,13 @@ class Recall(RankingReward):
     name = "recall"
 
     def __init__(
-        self, paradigm: Any = "listwise", format_gate: str = "zero", parser=None, *, k: int = 10, rel_level: int = 1
+        self,
+        paradigm: Any = "listwise",
+        format_gate: str = "zero",
+        parser=None,
+        *,
+        k: int = 10,
+        rel_level: int = 1,
     ):
         super().__init__(paradigm, format_gate, parser)
         self.k = _positive_int("k", k, self.name)

@@ -37,7 +37,9 @@ class PointwiseAccuracy(Reward):
         grade_max: float | None = None,
     ):
         super().__init__(paradigm, format_gate, parser)
-        self.score_max = paradigm_score_max(self.paradigm, check_scale("score_max", score_max, self.name), self.name)
+        self.score_max = paradigm_score_max(
+            self.paradigm, check_scale("score_max", score_max, self.name), self.name
+        )
         self.grade_max = check_scale("grade_max", grade_max, self.name)
 
     def params(self) -> dict[str, Any]:
@@ -72,7 +74,12 @@ class PointwiseListwise(Reward):
     paradigms = ("pointwise",)
 
     def __init__(
-        self, paradigm: Any = "pointwise", format_gate: str = "zero", parser=None, *, grade_max: float | None = None
+        self,
+        paradigm: Any = "pointwise",
+        format_gate: str = "zero",
+        parser=None,
+        *,
+        grade_max: float | None = None,
     ):
         super().__init__(paradigm, format_gate, parser)
         self.grade_max = check_scale("grade_max", grade_max, self.name)

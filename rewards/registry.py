@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from data.errors import ConfigError, RankrlError, unknown_name
 from rewards.base import CachedParser, Reward, check_format_gate, resolve_paradigm
@@ -98,7 +99,9 @@ def build_rewards(
     name, their metric names get their parameters appended (``recall_k20``) so TRL logs them apart.
     """
     if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or not specs:
-        raise ConfigError(f"rewards must be a non-empty list of {{name: ..., weight: ...}} entries, got {specs!r}")
+        raise ConfigError(
+            f"rewards must be a non-empty list of {{name: ..., weight: ...}} entries, got {specs!r}"
+        )
     paradigm = resolve_paradigm(paradigm)
     check_format_gate(format_gate)
     parser = CachedParser(paradigm)

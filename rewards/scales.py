@@ -6,7 +6,9 @@ a grade by ``grade_max`` (3 for TREC DL, 1 for binary qrels such as MS MARCO tra
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+import math
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +19,7 @@ def check_scale(name: str, value: Any, reward: str) -> float | None:
     """A positive number or None (None: decided later, see :func:`resolve_grade_max`)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value) or not value > 0:
         raise RankrlError(f"reward {reward!r}: parameter {name} must be a positive number, got {value!r}")
     return float(value)
 

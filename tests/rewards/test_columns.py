@@ -12,7 +12,10 @@ from rewards.columns import check_docids, column, completion_text, num_passages,
 def test_completion_text_forms():
     assert completion_text("plain") == "plain"
     assert completion_text([{"role": "assistant", "content": "chat"}]) == "chat"
-    assert completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "last"}]) == "last"
+    assert (
+        completion_text([{"role": "user", "content": "q"}, {"role": "assistant", "content": "last"}])
+        == "last"
+    )
     parts = [{"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
     assert completion_text(parts) == "ab"
     assert completion_text([]) == ""

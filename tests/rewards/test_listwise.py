@@ -91,3 +91,13 @@ def test_ranking_rewards_apply_to_groupwise_scores():
         assert call(get_reward(name, "groupwise"), [grouped]) == [pytest.approx(1.0)]
     with pytest.raises(RankrlError, match="does not apply to the groupwise paradigm"):
         get_reward("listwise_ndcg", "groupwise")
+
+
+def test_groups_of_different_sizes_in_one_batch():
+    small = "<think>x</think><answer>[2] > [1]</answer>"
+    reward = get_reward("listwise_ndcg", "listwise", k=10)
+    mixed = reward([IDEAL, small, SHOWN], relevance=[GRADES, [0, 1], GRADES])
+    assert mixed == pytest.approx([1.0, 1.0, NDCG_SHOWN])
+    assert get_reward("rbo", "listwise")([small, SHOWN], relevance=[[1, 0], GRADES])[0] == pytest.approx(
+        (1 - 0.9) * (0 + 0.9 * 1) + 0.9**2  # overlaps 0/1, 2/2
+    )

@@ -18,7 +18,15 @@ def score(value: str) -> str:
 @pytest.mark.parametrize("gate,fail", [("none", 0.0), ("zero", 0.0), ("minus_one", -1.0)])
 def test_pointwise_accuracy_literal_completions(gate, fail):
     reward = get_reward("pointwise_accuracy", "pointwise", gate, grade_max=3)
-    completions = [score("7"), score("0"), score("10"), score("11"), score("seven"), "7", score("Score: 4/10")]
+    completions = [
+        score("7"),
+        score("0"),
+        score("10"),
+        score("11"),
+        score("seven"),
+        "7",
+        score("Score: 4/10"),
+    ]
     relevance = [[2], [0], [0], [1], [1], [1], 1]  # a bare int grade is accepted for one-passage rows
     got = reward(completions, relevance=relevance, docids=[["d"]] * 6 + ["d"])
     want = [1 - abs(0.7 - 2 / 3), 1.0, 0.0, fail, fail, fail, 1 - abs(0.4 - 1 / 3)]
@@ -28,7 +36,9 @@ def test_pointwise_accuracy_literal_completions(gate, fail):
 def test_pointwise_accuracy_binary_template():
     binary = prompts.get_paradigm("pointwise", template="pointwise-binary")
     reward = get_reward("pointwise_accuracy", binary)
-    got = reward([score("true"), score("false"), score("true"), score("maybe")], relevance=[[1], [1], [0], [1]])
+    got = reward(
+        [score("true"), score("false"), score("true"), score("maybe")], relevance=[[1], [1], [0], [1]]
+    )
     assert got == [1.0, 0.0, 0.0, 0.0]
     graded_data = get_reward("pointwise_accuracy", binary, grade_max=3)
     assert graded_data([score("true")], relevance=[[2]]) == pytest.approx([1 - abs(1 - 2 / 3)])

@@ -26,7 +26,8 @@ def pytrec(groups: list[tuple[list[int], list[int]]], measures: set[str], rel_le
     """Evaluate (order, grades) groups with pytrec_eval: qrels restricted to the group, strictly decreasing run."""
     qrels = {f"g{i}": {f"d{j}": int(g) for j, g in enumerate(grades)} for i, (_, grades) in enumerate(groups)}
     run = {
-        f"g{i}": {f"d{doc}": float(len(order) - r) for r, doc in enumerate(order)} for i, (order, _) in enumerate(groups)
+        f"g{i}": {f"d{doc}": float(len(order) - r) for r, doc in enumerate(order)}
+        for i, (order, _) in enumerate(groups)
     }
     ev = pytrec_eval.RelevanceEvaluator(qrels, measures, relevance_level=rel_level).evaluate(run)
     return [ev[f"g{i}"] for i in range(len(groups))]
@@ -78,8 +79,9 @@ def test_ndcg_equals_pytrec_eval_on_dl19(dl19_groups, k):
 @pytest.mark.parametrize("k,rel_level", [(5, 1), (10, 1), (10, 2), (20, 2)])
 def test_recall_equals_pytrec_eval_on_dl19(dl19_groups, k, rel_level):
     expected = [r[f"recall_{k}"] for r in pytrec(dl19_groups, {f"recall_{k}"}, rel_level)]
-    got = ranking.recall_at_k_batch(np.array([o for o, _ in dl19_groups]), np.array([g for _, g in dl19_groups]), k,
-                                    rel_level)
+    got = ranking.recall_at_k_batch(
+        np.array([o for o, _ in dl19_groups]), np.array([g for _, g in dl19_groups]), k, rel_level
+    )
     assert np.max(np.abs(got - np.array(expected))) <= MAX_ERROR
 
 
@@ -125,7 +127,9 @@ def test_delta_ndcg_hand_computed():
     assert ranking.delta_ndcg([1, 3, 0, 2], grades) == pytest.approx(1.0)
     assert ranking.delta_ndcg([0, 1, 2, 3], grades) == 0.0
     assert ranking.delta_ndcg([0, 2, 3, 1], grades) == pytest.approx((worst - shown) / (1 - shown))
-    assert ranking.delta_ndcg([0, 2, 3, 1], grades, normalise_losses=True) == pytest.approx((worst - shown) / shown)
+    assert ranking.delta_ndcg([0, 2, 3, 1], grades, normalise_losses=True) == pytest.approx(
+        (worst - shown) / shown
+    )
     # shown order already ideal: 0 whatever the answer (issue's definition); normalised losses still count
     assert ranking.delta_ndcg([1, 0], [2, 1]) == 0.0
     lost = ranking.ndcg_at_k([1, 0], [2, 1], 10) - 1.0
@@ -202,8 +206,11 @@ def rbo_reference(order: list[int], grades: list[int], p: float) -> float:
     g = [max(x, 0) for x in grades]
     if max(g) == 0:
         return 0.0
-    ideals = [perm for perm in itertools.permutations(range(n)) if all(g[perm[i]] >= g[perm[i + 1]] for i in
-                                                                         range(n - 1))]
+    ideals = [
+        perm
+        for perm in itertools.permutations(range(n))
+        if all(g[perm[i]] >= g[perm[i + 1]] for i in range(n - 1))
+    ]
     total = 0.0
     for d in range(1, n + 1):
         best = max(len(set(order[:d]) & set(ideal[:d])) for ideal in ideals)
@@ -214,7 +221,9 @@ def rbo_reference(order: list[int], grades: list[int], p: float) -> float:
 @settings(max_examples=100, deadline=None)
 @given(
     st.integers(1, 6).flatmap(
-        lambda n: st.tuples(st.permutations(list(range(n))), st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        lambda n: st.tuples(
+            st.permutations(list(range(n))), st.lists(st.integers(0, 2), min_size=n, max_size=n)
+        )
     ),
     st.floats(0.1, 0.95),
 )
@@ -224,8 +233,13 @@ def test_rbo_equals_brute_force_reference(group, p):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(2, 10).flatmap(lambda n: st.tuples(st.permutations(list(range(n))),
-                                                        st.lists(st.integers(0, 3), min_size=n, max_size=n))))
+@given(
+    st.integers(2, 10).flatmap(
+        lambda n: st.tuples(
+            st.permutations(list(range(n))), st.lists(st.integers(0, 3), min_size=n, max_size=n)
+        )
+    )
+)
 def test_batch_equals_rows(group):
     order, grades = group
     orders = np.array([order, order[::-1]])
