@@ -39,15 +39,18 @@ TREC_DL_FILES: dict[str, dict[str, str]] = {
         "topics": "topics.dl19-passage.txt",
         "run": "bm25_trec_results_dl19_top100.txt",
         "candidates": "bm25_retrieve_results_dl19_top100.json",
+        "candidates_jsonl": "retrieve_results_dl19_top100.jsonl",
     },
     "trec-dl-2020": {
         "qrels": "qrels.dl20-passage.txt",
         "topics": "topics.dl20.txt",
         "run": "bm25_trec_results_dl20_top100.txt",
         "candidates": "bm25_retrieve_results_dl20_top100.json",
+        "candidates_jsonl": "retrieve_results_dl20_top100.jsonl",
     },
 }
-"""Local TREC DL file names (Anserini qrels/topics, rank_llm_data BM25 run and RankGPT-format candidates)."""
+"""Local TREC DL file names: Anserini qrels/topics, the BM25 TREC run and its candidates with passage texts
+(RankGPT JSON, or rank_llm_data's newer ``retrieve_results/BM25/retrieve_results_dl*_top100.jsonl``)."""
 
 _IR_DATASETS_IDS = {"trec-dl-2019": "msmarco-passage/trec-dl-2019/judged",
                     "trec-dl-2020": "msmarco-passage/trec-dl-2020/judged"}
@@ -124,7 +127,7 @@ def _truncate(run: Run, depth: int) -> Run:
 
 def _bm25(queries: dict[str, Query], passages: dict[str, Passage], depth: int,
           options: Mapping[str, Any]) -> tuple[Run, dict[str, Any]]:
-    from data.bm25 import bm25_run  # noqa: PLC0415 - bm25s is only needed when no run is given
+    from data.bm25 import bm25_run
 
     params = {k: options[k] for k in ("k1", "b", "stemmer") if k in options}
     run, info = bm25_run(queries, passages, k=depth, **params)
@@ -190,11 +193,11 @@ def _trec_dl_local(name: str, data_dir: Path, options: Mapping[str, Any]) -> Ben
                                   "topics": str(paths["topics"])}
 
     passages: dict[str, Passage] = {}
-    if paths["candidates"].is_file():
-        _, passages, cand_run = read_candidates(paths["candidates"])
-        provenance["passages_file"] = str(paths["candidates"])
-    else:
-        cand_run = {}
+    cand_run: Run = {}
+    cand_path = next((paths[k] for k in ("candidates", "candidates_jsonl") if paths[k].is_file()), None)
+    if cand_path is not None:
+        _, passages, cand_run = read_candidates(cand_path)
+        provenance["passages_file"] = str(cand_path)
     if options.get("corpus"):
         passages = {**passages, **read_corpus(options["corpus"])}
         provenance["corpus"] = str(options["corpus"])
@@ -208,28 +211,30 @@ def _trec_dl_local(name: str, data_dir: Path, options: Mapping[str, Any]) -> Ben
                                      "k1=0.9, b=0.4) from castorini/rank_llm_data"}
     elif cand_run:
         run = cand_run
-        provenance["first_stage"] = {"kind": "run", "path": str(paths["candidates"]), "retriever": "BM25"}
+        provenance["first_stage"] = {"kind": "run", "path": str(cand_path), "retriever": "BM25"}
     elif options.get("corpus"):
         judged_queries = {qid: queries[qid] for qid in qrels if qid in queries}
         run, provenance["first_stage"] = _bm25(judged_queries, passages, depth, options)
     else:
         raise RankrlError(
-            f"benchmark {name}: no first-stage run in {folder}: expected {files['run']} (TREC run) or "
-            f"{files['candidates']} (RankGPT JSON with passage texts). Get them from castorini/rank_llm_data "
-            f"(retrieve_results/BM25/) on the Hugging Face Hub, pass run=PATH (any TREC run) and corpus=PATH "
+            f"benchmark {name}: no first-stage run in {folder}: expected {files['run']} (TREC run), "
+            f"{files['candidates']} (RankGPT JSON with passage texts) or {files['candidates_jsonl']} (rank_llm "
+            f"JSONL with passage texts, from the castorini/rank_llm_data dataset on the Hugging Face Hub, "
+            f"folder retrieve_results/BM25/). Or pass run=PATH (any TREC run) and corpus=PATH "
             f"(JSONL passages), pass corpus=PATH alone to compute BM25, or load with source='ir_datasets' "
             f"(pip install 'rankrl[ir]') or source='pyserini' (pip install pyserini; needs Java 21).")
     queries, run = _restrict(name, queries, qrels, _truncate(run, depth))
     provenance["passages"] = (_passages_note(run, passages) if passages else
-                              f"missing: no passage texts ({files['candidates']} not in {folder}); pass "
-                              f"corpus=PATH or use source='ir_datasets' to rerank")
+                              f"missing: no passage texts (neither {files['candidates']} nor "
+                              f"{files['candidates_jsonl']} in {folder}); pass corpus=PATH or use "
+                              f"source='ir_datasets' to rerank")
     provenance["queries"] = f"{len(queries)} judged queries (topics restricted to the qrels)"
     provenance["depth"] = depth
     return Benchmark(name, queries, passages, qrels, run, {}, provenance)
 
 
 def _import_optional(module: str, install: str, purpose: str) -> Any:
-    import importlib  # noqa: PLC0415
+    import importlib
 
     try:
         return importlib.import_module(module)

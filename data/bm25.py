@@ -67,8 +67,9 @@ def bm25_run(
 ) -> tuple[Run, dict[str, object]]:
     """Rank ``passages`` for every query with BM25 and keep the top ``k`` with a positive score.
 
-    Passages are indexed as ``Passage.render()`` (title, then text). A query sharing no term with the corpus gets
-    an empty list. Returns ``(run, params)``; ``params`` names the library, its version and every setting.
+    Passages are indexed as ``Passage.render()`` (title, then text). A query sharing no term with the corpus
+    gets an empty list. Returns ``(run, params)``; ``params`` names the library, its version and every
+    setting.
     """
     if k < 1:
         raise RankrlError(f"BM25 k must be >= 1, got {k}")

@@ -131,7 +131,7 @@ def excluded_from_examples(examples: Iterable[BrightExample]) -> dict[str, set[s
 
 def _load_hf_split(config: str, domain: str, revision: str, cache_dir: str | None) -> Any:
     try:
-        import datasets  # noqa: PLC0415 - only needed for Hub loading
+        import datasets
     except ImportError as err:  # pragma: no cover - datasets is a core dependency
         raise RankrlError("loading BRIGHT from the Hub needs the 'datasets' package: pip install datasets") from err
     try:

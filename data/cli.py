@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 from importlib import metadata
 from pathlib import Path
@@ -66,12 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         "--run", type=Path, help="benchmark: first stage from this TREC run instead of its own"
     )
     build.add_argument(
-        "--tokenizer", type=Path, help="local tokenizer folder: token budgets and token counts"
+        "--tokenizer", type=Path, help="tokenizer folder or Hub model id: token budgets and counts"
     )
     build.add_argument("--max-prompt-tokens", type=int, help="truncate passages so the prompt fits (tokens)")
     build.add_argument("--max-passage-tokens", type=int, help="truncate each passage to this many tokens")
     build.add_argument("--max-passage-chars", type=int, help="truncate each passage to this many characters")
     build.add_argument("--template", help="prompt template name or JSON file (default: the paradigm's)")
+    build.add_argument("--num-proc", type=int, default=1, help="processes rendering/token-counting prompts")
     build.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     build.add_argument("--no-progress", action="store_true", help="hide progress bars")
     return parser
@@ -83,15 +85,17 @@ def _check_file(path: Path, what: str) -> None:
 
 
 def _load_tokenizer(path: Path) -> Any:
-    if not path.is_dir():
+    """A local tokenizer folder, or a Hub model id such as ``Qwen/Qwen3-4B`` (cached, or downloaded)."""
+    hub_id = not path.exists() and re.fullmatch(r"[\w.-]+/[\w.-]+", str(path)) is not None
+    if not path.is_dir() and not hub_id:
         raise RankrlError(
-            f"tokenizer folder not found: {path} (give a local folder saved with save_pretrained)"
+            f"tokenizer folder not found: {path} (give a folder saved with save_pretrained or a Hub model id)"
         )
     from transformers import AutoTokenizer
 
     try:
-        return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-    except Exception as err:  # any load failure is a problem with the user's folder
+        return AutoTokenizer.from_pretrained(str(path), local_files_only=not hub_id)
+    except Exception as err:  # any load failure is a problem with the user's folder or id
         raise RankrlError(f"cannot load a tokenizer from {path}: {err}") from err
 
 
@@ -145,6 +149,8 @@ def _validate(args: argparse.Namespace) -> None:
         args.max_passage_chars,
         args.template,
     ).validate(has_tokenizer=args.tokenizer is not None)
+    if args.num_proc < 1:
+        raise ConfigError(f"--num-proc must be >= 1, got {args.num_proc}")
     if args.out.exists() and not args.overwrite:
         raise RankrlError(f"output folder {args.out} already exists; pass --overwrite to replace it")
     if args.out.exists() and not args.out.is_dir():
@@ -166,6 +172,7 @@ def _build(args: argparse.Namespace, tokenizer: Any):
         "max_passage_chars": args.max_passage_chars,
         "template": args.template,
         "show_progress": not args.no_progress,
+        "num_proc": args.num_proc,
     }
     if kind == "tevatron":
         if value == "hf":
@@ -241,9 +248,9 @@ def build(argv: list[str]) -> int:
 
     result = _build(args, tokenizer)
     if not result.rows:
+        why = ", ".join(f"{SKIP_REASONS.get(k, k)}: {v}" for k, v in result.stats["skipped"].items())
         raise RankrlError(
-            "no training rows were built: every query was skipped "
-            f"({', '.join(f'{SKIP_REASONS.get(k, k)}: {v}' for k, v in result.stats['skipped'].items()) or 'no queries in the source'})"
+            f"no training rows were built: every query was skipped ({why or 'no queries in the source'})"
         )
     dataset = rows_to_dataset(result.rows)
     info = {

@@ -32,7 +32,7 @@ def _check_readable(path: Path) -> None:
 def _open_binary(path: Path) -> io.BufferedIOBase:
     _check_readable(path)
     try:
-        handle = open(path, "rb")  # noqa: SIM115 - closed by the caller
+        handle = open(path, "rb")  # noqa: SIM115 - returned open; the caller closes it
         magic = handle.peek(2)[:2] if hasattr(handle, "peek") else b""
     except OSError as err:
         raise RankrlError(f"{path}: cannot read file ({err.strerror or err})") from err

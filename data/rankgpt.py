@@ -1,4 +1,5 @@
-"""RankGPT / rank_llm candidate files: ``[{"query": str, "hits": [{"content","qid","docid","rank","score"}]}]``.
+"""RankGPT / rank_llm candidate files: ``[{"query": str, "hits": [{"content","qid","docid","rank","score"}]}]``
+(and rank_llm's newer JSONL, one ``{"query": {...}, "candidates": [...]}`` per line).
 
 The whole file is one JSON document, so the fast path parses it with ``json.loads``; only when a record is
 invalid do we scan the text again to find the line where that entry (or hit) starts, so the error can name it.
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from data.errors import DataFormatError
-from data.jsonl import read_text
+from data.jsonl import iter_jsonl, read_text
 from data.records import Passage, Query, Run
 
 _WS = " \t\n\r"
@@ -82,17 +83,78 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _doc_text(doc: Any) -> tuple[str, str] | None:
+    """(text, title) of a rank_llm ``doc``: ``{"contents"}`` (Pyserini) or ``{"text", "title"?}``/``{"segment"}``."""
+    if isinstance(doc, str):
+        return doc, ""
+    if not isinstance(doc, dict):
+        return None
+    title = doc.get("title", "")
+    for key in ("contents", "text", "segment"):
+        if isinstance(doc.get(key), str) and isinstance(title, str):
+            return doc[key], title
+    return None
+
+
+def _read_rank_llm_jsonl(path: Path) -> tuple[dict[str, Query], dict[str, Passage], Run]:
+    """rank_llm's newer JSONL: ``{"query": {"text", "qid"}, "candidates": [{"docid", "score", "doc"}]}`` a line."""
+    queries: dict[str, Query] = {}
+    passages: dict[str, Passage] = {}
+    run: Run = {}
+    for lineno, record in iter_jsonl(path):
+        query = record.get("query")
+        if not isinstance(query, dict) or not isinstance(query.get("text"), str) or not query["text"].strip():
+            raise DataFormatError(path, lineno, "'query' must be an object with a non-empty 'text' and a 'qid'")
+        qid = _as_id(query.get("qid"))
+        if qid is None:
+            raise DataFormatError(path, lineno, f"'query.qid' must be a string or integer id, found {query.get('qid')!r}")
+        if qid in queries:
+            raise DataFormatError(path, lineno, f"query {qid!r} appears twice")
+        candidates = record.get("candidates")
+        if not isinstance(candidates, list) or not candidates:
+            raise DataFormatError(path, lineno, "missing or empty 'candidates' list")
+        ranking: list[tuple[str, float]] = []
+        seen: set[str] = set()
+        for j, cand in enumerate(candidates):
+            where = f"candidate {j}"
+            if not isinstance(cand, dict):
+                raise DataFormatError(path, lineno, f"{where}: expected an object")
+            docid = _as_id(cand.get("docid"))
+            if docid is None:
+                raise DataFormatError(path, lineno, f"{where}: 'docid' must be a string or integer id")
+            if not _is_number(cand.get("score")):
+                raise DataFormatError(path, lineno, f"{where}: 'score' must be a finite number, found "
+                                                    f"{cand.get('score')!r}")
+            body = _doc_text(cand.get("doc"))
+            if body is None:
+                raise DataFormatError(path, lineno, f"{where}: 'doc' must hold 'contents', 'text' or 'segment'")
+            if docid in seen:
+                raise DataFormatError(path, lineno, f"{where}: document {docid!r} listed twice")
+            seen.add(docid)
+            ranking.append((docid, float(cand["score"])))
+            passages.setdefault(docid, Passage(docid, body[0], body[1]))
+        queries[qid] = Query(qid, query["text"])
+        ranking.sort(key=lambda item: -item[1])
+        run[qid] = ranking
+    return queries, passages, run
+
+
 def read_candidates(path: str | Path) -> tuple[dict[str, Query], dict[str, Passage], Run]:
     """Read a RankGPT/rank_llm candidate file into queries, passages (``content`` as text) and a run.
 
-    Each entry's hits must share one ``qid``; ``docid`` and ``content`` are required; ``score`` is optional
-    but must then be present on every hit of the entry (without it the file order defines the scores).
-    The run keeps each entry's hits sorted by descending score (ties keep file order).
+    Two layouts are accepted: RankGPT's JSON list ``[{"query", "hits": [{"content","qid","docid",...}]}]``
+    and rank_llm's newer JSONL (one ``{"query": {"text","qid"}, "candidates": [...]}`` per line), told apart
+    by the first character. In the JSON list, each entry's hits must share one ``qid``; ``docid`` and
+    ``content`` are required; ``score`` is optional but must then be present on every hit of the entry
+    (without it the file order defines the scores). Each ranking is sorted by descending score (ties keep
+    file order).
     """
     path = Path(path)
     text = read_text(path)
     if not text.strip():
         raise DataFormatError(path, None, "empty file: expected a JSON list of {'query', 'hits'} entries")
+    if text.lstrip().startswith("{"):
+        return _read_rank_llm_jsonl(path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data.errors import RankrlError
+
 Qrels = dict[str, dict[str, int]]
 """qid -> docid -> relevance grade."""
 
@@ -53,8 +55,6 @@ class Benchmark:
         """Raise a ``RankrlError`` saying why texts are missing and how to get them, before any reranking."""
         missing = self.missing_passages()
         if missing:
-            from data.errors import RankrlError  # noqa: PLC0415 - records stay import-light
-
             why = self.provenance.get("passages", "")
             raise RankrlError(f"benchmark {self.name}: {len(missing)} candidate documents have no text "
                               f"(e.g. {', '.join(missing[:3])}), so it can be scored but not reranked"

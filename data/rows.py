@@ -11,13 +11,13 @@ Row columns (what ``rewards/`` receives as kwargs):
   (lists, not dicts: a dict column would become an Arrow struct with one field per docid);
 - ``paradigm``; ``group``: ``"<qid>#<g>"``, the group the row came from.
 
-Pointwise paradigms score one passage per prompt, so each group becomes ``group_size`` consecutive rows, one
-per passage (``docids``/``relevance`` of length 1), all with the same ``qid`` and ``group``: a listwise-derived
-(ERank-style) reward collects a group's rows by ``group`` (or a query's by ``qid``).
+Pointwise paradigms score one passage per prompt, so each group becomes ``group_size`` consecutive rows,
+one per passage (``docids``/``relevance`` of length 1), all with the same ``qid`` and ``group``: a
+listwise-derived (ERank-style) reward collects a group's rows by ``group`` (or a query's by ``qid``).
 
 Sources: any ``Benchmark`` (``rows_from_benchmark``), RankGPT candidate JSON + qrels (``rows_from_rankgpt``),
-Tevatron MS MARCO examples (``rows_from_tevatron``: ``positives_per_group`` positives, default 1 as in Rank-R1,
-plus ``group_size - 1`` negatives).
+Tevatron MS MARCO examples (``rows_from_tevatron``: ``positives_per_group`` positives, default 1 as in
+Rank-R1, plus ``group_size - positives_per_group`` negatives).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from data.records import Benchmark
 ROW_COLUMNS = ("prompt", "qid", "docids", "relevance", "paradigm", "group")
 BUILD_INFO = "build.json"
 _CHUNK = 10_000  # rows converted to Arrow at a time, so huge builds never hold every row as Python objects
+_RENDER_CHUNK = 64  # prompts rendered per task (per worker round trip when num_proc > 1)
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class Candidate:
 class Pool:
     """A query's candidates in first-stage order (already cut to top-N).
 
-    ``fixed_relevant``: when set (Tevatron), each group holds exactly that many relevant passages (fewer only if
-    the query has fewer) and the rest are non-relevant; when None, the rest are drawn from the whole pool.
+    ``fixed_relevant``: when set (Tevatron), each group holds exactly that many relevant passages (fewer only
+    if the query has fewer) and the rest are non-relevant; when None, the rest are drawn from the whole pool.
     """
 
     qid: str
@@ -221,49 +222,62 @@ def _paradigm(config: RowsConfig):
     return get_paradigm(config.paradigm, config.template, **{**config.paradigm_options, **budgets})
 
 
-def _iter_rows(
-    pools: Iterable[Pool | Skip],
-    config: RowsConfig,
-    tokenizer: Any,
-    collector: _Collector,
-    show_progress: bool = False,
-) -> Iterator[dict[str, Any]]:
+@dataclass(frozen=True)
+class _Job:
+    """One prompt to render: a whole group, or one passage of a pointwise group."""
+
+    qid: str
+    query: str
+    group: str
+    shown: tuple[Candidate, ...]
+
+
+def _render_chunk(
+    paradigm: Any, tokenizer: Any, config: RowsConfig, jobs: Sequence[_Job]
+) -> list[tuple[dict[str, Any], bool, int]]:
+    """Rows for ``jobs`` with, for each, whether a passage was truncated and the prompt length.
+
+    A plain function of its arguments so that worker processes can run it (``num_proc > 1``).
+    """
     from prompts import fit_messages
 
-    paradigm = _paradigm(config)
-    pointwise = config.paradigm == "pointwise"
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        pools = tqdm(pools, desc="building rows", unit="query")
-
-    def render(qid: str, query: str, group_id: str, shown: Sequence[Candidate]) -> dict[str, Any]:
+    out = []
+    for job in jobs:
         fit = fit_messages(
             paradigm,
-            query,
-            [c.text for c in shown],
+            job.query,
+            [c.text for c in job.shown],
             tokenizer=tokenizer,
             max_prompt_tokens=config.max_prompt_tokens,
             max_passage_tokens=config.max_passage_tokens,
             max_passage_chars=config.max_passage_chars,
         )
-        collector.rows += 1
-        collector.truncated += int(bool(fit.truncated))
         if tokenizer is not None and fit.prompt_tokens is not None:
-            collector.lengths.append(int(fit.prompt_tokens))
+            length = int(fit.prompt_tokens)
         else:
-            collector.lengths.append(sum(len(m["content"]) for m in fit.messages))
-        return {
+            length = sum(len(m["content"]) for m in fit.messages)
+        row = {
             "prompt": [{"role": m["role"], "content": m["content"]} for m in fit.messages],
-            "qid": qid,
-            "docids": [c.docid for c in shown],
-            "relevance": [int(c.grade) for c in shown],
+            "qid": job.qid,
+            "docids": [c.docid for c in job.shown],
+            "relevance": [int(c.grade) for c in job.shown],
             "paradigm": config.paradigm,
-            "group": group_id,
+            "group": job.group,
         }
+        out.append((row, bool(fit.truncated), length))
+    return out
 
+
+def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collector) -> Iterator[_Job]:
+    """Sample every query's groups (cheap, in this process) and count the group statistics."""
+    pointwise = config.paradigm == "pointwise"
+    seen: set[str] = set()
     for item in pools:
         collector.queries += 1
+        if item.qid in seen:
+            # Group ids and per-query seeds are keyed by qid: a repeated query would collide.
+            raise RankrlError(f"query id {item.qid!r} appears more than once in the source")
+        seen.add(item.qid)
         if isinstance(item, Skip):
             collector.skipped[item.reason] += 1
             continue
@@ -280,10 +294,71 @@ def _iter_rows(
             collector.shown_unjudged += sum(c.unjudged for c in group)
             group_id = f"{item.qid}#{g}"
             if pointwise:
-                for c in group:
-                    yield render(item.qid, item.query, group_id, [c])
+                yield from (_Job(item.qid, item.query, group_id, (c,)) for c in group)
             else:
-                yield render(item.qid, item.query, group_id, group)
+                yield _Job(item.qid, item.query, group_id, tuple(group))
+
+
+def _chunks(items: Iterable[_Job], size: int) -> Iterator[list[_Job]]:
+    chunk: list[_Job] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _iter_rows(
+    pools: Iterable[Pool | Skip],
+    config: RowsConfig,
+    tokenizer: Any,
+    collector: _Collector,
+    show_progress: bool = False,
+    num_proc: int = 1,
+) -> Iterator[dict[str, Any]]:
+    """Rows in source order. With ``num_proc > 1`` prompts are rendered (and token-counted) in worker
+    processes, a bounded number of chunks in flight; sampling stays here, so the rows are the same."""
+    paradigm = _paradigm(config)
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="building rows", unit="row")
+    chunks = _chunks(_jobs(pools, config, collector), _RENDER_CHUNK)
+
+    def consume(results: list[tuple[dict[str, Any], bool, int]]) -> Iterator[dict[str, Any]]:
+        for row, truncated, length in results:
+            collector.rows += 1
+            collector.truncated += int(truncated)
+            collector.lengths.append(length)
+            yield row
+        if bar is not None:
+            bar.update(len(results))
+
+    try:
+        if num_proc <= 1:
+            for chunk in chunks:
+                yield from consume(_render_chunk(paradigm, tokenizer, config, chunk))
+            return
+        import multiprocessing
+        from collections import deque
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the parent may hold tokenizer/torch threads that a forked child would inherit broken.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(num_proc, mp_context=context) as pool:
+            pending: deque = deque()
+            for chunk in chunks:
+                pending.append(pool.submit(_render_chunk, paradigm, tokenizer, config, chunk))
+                if len(pending) >= 2 * num_proc:
+                    yield from consume(pending.popleft().result())
+            while pending:
+                yield from consume(pending.popleft().result())
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _unit(tokenizer: Any) -> str:
@@ -291,11 +366,18 @@ def _unit(tokenizer: Any) -> str:
 
 
 def _collect(
-    pools: Iterable[Pool | Skip], config: RowsConfig, tokenizer: Any, source: dict, show_progress: bool
-):
+    pools: Iterable[Pool | Skip],
+    config: RowsConfig,
+    tokenizer: Any,
+    source: dict,
+    show_progress: bool,
+    num_proc: int,
+) -> RowsResult:
     config.validate(tokenizer is not None)
+    if num_proc < 1:
+        raise ConfigError(f"num_proc must be >= 1, got {num_proc}")
     collector = _Collector(_unit(tokenizer))
-    rows = list(_iter_rows(pools, config, tokenizer, collector, show_progress))
+    rows = list(_iter_rows(pools, config, tokenizer, collector, show_progress, num_proc))
     return RowsResult(rows, _stats(collector, config, source))
 
 
@@ -351,6 +433,7 @@ def rows_from_benchmark(
     template: str | None = None,
     paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
+    num_proc: int = 1,
 ) -> RowsResult:
     """Rows from any benchmark: groups drawn from each judged query's first-stage top-``top_n``."""
     config = RowsConfig(
@@ -368,7 +451,7 @@ def rows_from_benchmark(
         dict(paradigm_options or {}),
     )
     source = {"kind": "benchmark", "name": benchmark.name, "provenance": _jsonable(benchmark.provenance)}
-    return _collect(benchmark_pools(benchmark, top_n), config, tokenizer, source, show_progress)
+    return _collect(benchmark_pools(benchmark, top_n), config, tokenizer, source, show_progress, num_proc)
 
 
 def rankgpt_benchmark(candidates_path: str | Path, qrels_path: str | Path) -> Benchmark:
@@ -429,6 +512,7 @@ def rows_from_tevatron(
     template: str | None = None,
     paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
+    num_proc: int = 1,
 ) -> RowsResult:
     """Rows from Tevatron examples (or a local Tevatron file): ``positives_per_group`` positives + negatives.
 
@@ -461,7 +545,12 @@ def rows_from_tevatron(
     )
     examples = _limited(examples, limit)
     return _collect(
-        tevatron_pools(examples, top_n, positives_per_group), config, tokenizer, source, show_progress
+        tevatron_pools(examples, top_n, positives_per_group),
+        config,
+        tokenizer,
+        source,
+        show_progress,
+        num_proc,
     )
 
 
@@ -523,7 +612,7 @@ def rows_to_dataset(rows: Sequence[dict[str, Any]]):
 
 
 def save_rows(dataset: Any, out_dir: str | Path, build_info: dict[str, Any], overwrite: bool = False) -> Path:
-    """Save ``dataset`` + ``build.json`` to ``out_dir`` atomically: built in a sibling temp dir, then renamed."""
+    """Save ``dataset`` + ``build.json`` to ``out_dir`` atomically: written to a sibling temp dir, renamed."""
     import json
 
     out = Path(out_dir)

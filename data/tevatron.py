@@ -82,7 +82,7 @@ def parse_example(
 
 
 def iter_tevatron(path: str | Path) -> Iterator[TevatronExample]:
-    """Stream validated examples from a local ``.jsonl``/``.jsonl.gz`` (one object a line) or ``.json`` array."""
+    """Stream validated examples from a local ``.jsonl``/``.jsonl.gz`` or a ``.json`` array."""
     path = Path(path)
     if not path.is_file():
         raise RankrlError(f"Tevatron file not found: {path}")

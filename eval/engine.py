@@ -31,6 +31,9 @@ class Response:
     generation: Generation
     parsed: Parsed
     cached: bool = False
+    """Read from the completion cache (an earlier, interrupted run generated it)."""
+    shared: bool = False
+    """An identical prompt of the same round was generated; this one reuses its completion."""
 
 
 @dataclass
@@ -64,6 +67,7 @@ class EngineStats:
     prompts: int = 0
     generated: int = 0
     cached: int = 0
+    """Prompts answered from the completion cache."""
     shared: int = 0
     """Prompts answered by an identical prompt of the same round (deduplicated, not generated twice)."""
     prompt_tokens: int = 0
@@ -199,12 +203,10 @@ class Engine:
             out = []
             for ckey, prompt in pairs:
                 generation, cached = found[ckey]
-                if not cached and ckey in first_use:
-                    stats.shared += 1
-                    cached = True
+                shared = not cached and ckey in first_use
                 first_use.add(ckey)
                 parsed = self.parse(generation.text, len(prompt.docids))
-                out.append(Response(prompt, generation, parsed, cached))
+                out.append(Response(prompt, generation, parsed, cached=cached, shared=shared))
             answered[key] = out
         return answered
 
@@ -214,7 +216,9 @@ class Engine:
         stats.prompts += 1
         cost.prompts += 1
         cost.passages_shown += len(response.prompt.docids)
-        if response.cached:
+        if response.shared:
+            stats.shared += 1
+        elif response.cached:
             stats.cached += 1
         else:
             stats.generated += 1
@@ -241,5 +245,5 @@ def trace_record(key: Hashable, round_number: int, response: Response) -> dict[s
         "repaired": parsed.repaired, "error": parsed.error, "value": value,
         "reasoning": parsed.reasoning, "answer": parsed.answer, "completion": gen.text,
         "prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-        "cached": response.cached,
+        "cached": response.cached, "shared": response.shared,
     }

@@ -110,17 +110,28 @@ class Evaluation:
         return len(self.per_query)
 
 
-def _run_dict(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence[tuple[str, float]]],
+RunLike = Mapping[str, Sequence[tuple[str, float]] | Mapping[str, float]]
+"""A ``Run`` (qid -> [(docid, score)]) or pytrec_eval's own form (qid -> {docid: score}), used as is."""
+
+
+def _run_dict(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
               excluded: Mapping[str, Iterable[str]] | None) -> dict[str, dict[str, float]]:
-    """pytrec_eval's run input, restricted to judged queries, with excluded documents removed."""
+    """pytrec_eval's run input, restricted to judged queries, with excluded documents removed.
+
+    Building these dicts is the main cost rankrl adds to pytrec_eval (see benchmarks/metrics.py); rankings
+    that already are dicts are passed through without a copy unless documents must be excluded.
+    """
     out: dict[str, dict[str, float]] = {}
     for qid, ranking in run.items():
         if qid not in qrels:
             continue
-        scores = dict(ranking)
-        if len(scores) != len(ranking):
-            raise RankrlError(f"run lists a document twice for query {qid!r}")
         drop = excluded.get(qid) if excluded else None
+        if isinstance(ranking, dict):
+            scores = dict(ranking) if drop else ranking
+        else:
+            scores = dict(ranking)
+            if len(scores) != len(ranking):
+                raise RankrlError(f"run lists a document twice for query {qid!r}")
         if drop:
             for docid in drop:
                 if docid != BRIGHT_PLACEHOLDER:
@@ -130,16 +141,18 @@ def _run_dict(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence
     return out
 
 
-def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence[tuple[str, float]]],
+def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
              metrics: Sequence[str] = DEFAULT_METRICS, rel_level: int = 1,
              excluded: Mapping[str, Iterable[str]] | None = None) -> Evaluation:
     """Score ``run`` against ``qrels`` with trec_eval semantics (see the module docstring).
 
     ``excluded`` (BRIGHT protocol) maps a qid to documents removed from its ranking before scoring; the
-    placeholder ``"N/A"`` is ignored. Means are over every query in the qrels.
+    placeholder ``"N/A"`` is ignored. Means are over every query with at least one judgement in the qrels.
     """
-    import pytrec_eval  # noqa: PLC0415 - heavy C extension, loaded on first use
+    import pytrec_eval  # C extension, loaded on first use so that importing this module stays cheap
 
+    if any(not judged for judged in qrels.values()):  # a query without judgements is not a judged query
+        qrels = {qid: judged for qid, judged in qrels.items() if judged}
     if not qrels:
         raise RankrlError("cannot evaluate: the qrels are empty")
     if isinstance(metrics, str):
@@ -167,19 +180,22 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: Mapping[str, Sequence[
             evaluator = pytrec_eval.RelevanceEvaluator(qrels_dict, strings, relevance_level=level)
             results[level] = evaluator.evaluate(run_dict)
 
-    per_query: dict[str, dict[str, float]] = {}
-    for qid in qrels:
-        values: dict[str, float] = {}
-        for m in measures:
-            level = (m.rel if m.rel is not None else rel_level) if m.family in _BINARY else rel_level
-            row = results.get(level, {}).get(qid)
-            value = 0.0 if row is None else row[m.pytrec_measure()]
-            if m.family == "RR" and m.cutoff is not None and value > 0.0 and round(1.0 / value) > m.cutoff:
-                # RR@k from trec_eval's recip_rank = 1/r (r = rank of the first relevant document in trec_eval's
-                # order): identical to recip_rank on the run cut at k, without a second pass over the run.
-                value = 0.0
-            values[m.name] = value
-        per_query[qid] = values
+    # Per-query values, renamed to ir_measures names; comprehensions because this runs for every query.
+    lookups, rr_cuts = [], []
+    for m in measures:
+        level = (m.rel if m.rel is not None else rel_level) if m.family in _BINARY else rel_level
+        lookups.append((m.name, results.get(level, {}), m.pytrec_measure()))
+        if m.family == "RR" and m.cutoff is not None:
+            rr_cuts.append((m.name, m.cutoff))
+    per_query: dict[str, dict[str, float]] = {
+        qid: {name: (rows[qid][key] if qid in rows else 0.0) for name, rows, key in lookups} for qid in qrels}
+    for name, cutoff in rr_cuts:
+        # RR@k from trec_eval's recip_rank = 1/r (r = rank of the first relevant document in trec_eval's order):
+        # identical to recip_rank on the run cut at k (checked in the tests), without a second pass over the run.
+        for values in per_query.values():
+            value = values[name]
+            if value > 0.0 and round(1.0 / value) > cutoff:
+                values[name] = 0.0
     n = len(per_query)
     mean = {name: sum(values[name] for values in per_query.values()) / n for name in names}
     if missing:

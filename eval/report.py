@@ -133,7 +133,8 @@ def render_report(results: Sequence[BenchmarkResult], settings: dict[str, Any], 
     if chart:
         lines += [f"![{HEADLINE} by benchmark]({chart})", ""]
     lines += ["## Cost", ""]
-    header = ["benchmark", "LLM calls", "generated", "cached", "backend calls", "rounds", "calls / query",
+    header = ["benchmark", "LLM calls", "generated", "cached", "duplicates", "backend calls", "rounds",
+              "calls / query",
               "passages shown / query", "prompt tokens / query", "completion tokens / query",
               "parse failures", "backend time (s)", "wall time (s)"]
     lines.append("| " + " | ".join(header) + " |")
@@ -141,14 +142,15 @@ def render_report(results: Sequence[BenchmarkResult], settings: dict[str, Any], 
     for r in results:
         c = cost_summary(r)
         lines.append("| " + " | ".join([
-            _md_cell(r.name), str(c["prompts"]), str(c["generated"]), str(c["cached"] - c["shared"]),
+            _md_cell(r.name), str(c["prompts"]), str(c["generated"]), str(c["cached"]), str(c["shared"]),
             str(c["backend_calls"]), str(c["rounds"]), f"{c['llm_calls_per_query']:.1f}",
             f"{c['passages_shown_per_query']:.1f}", f"{c['prompt_tokens_per_query']:.0f}",
             f"{c['completion_tokens_per_query']:.0f}",
             f"{c['parse_failures']} ({100 * c['parse_failure_rate']:.1f}%)", f"{c['backend_seconds']:.1f}",
             f"{c['wall_seconds']:.1f}"]) + " |")
-    lines += ["", "LLM calls count every prompt answered (generated now, or read from the completion cache of an "
-              "earlier, interrupted run). A failed parse falls back deterministically (the window keeps its order; "
+    lines += ["", "LLM calls count every prompt answered: generated now, read from the completion cache of an "
+              "earlier (interrupted) run, or a duplicate of an identical prompt of the same round (generated once). "
+              "Token counts include all three. A failed parse falls back deterministically (the window keeps its order; "
               "the current best stays; an unscored passage gets the mean of its query's scores).", ""]
     lines += ["## Settings", "", "```json", json.dumps(settings, indent=2, default=_json_default), "```", ""]
     return "\n".join(lines)

@@ -28,7 +28,8 @@ from eval.strategies.base import Fit
 class RerankConfig:
     top_k: int = 100
     repeats: int = 1
-    merge: str = "mean-rank"
+    merge: str = "auto"
+    """mean-rank, mean-score, or auto: mean-score when the strategy gives scores (pointwise, groupwise)."""
     fusion: str = "none"
     fusion_weight: float = 0.5
     seed: int = 0
@@ -42,7 +43,7 @@ class RerankConfig:
             raise ConfigError(f"--top-k must be >= 1, got {self.top_k}")
         if self.repeats < 1:
             raise ConfigError(f"--repeats must be >= 1, got {self.repeats}")
-        if self.merge not in MERGES:
+        if self.merge not in (*MERGES, "auto"):
             raise ConfigError(f"--merge must be one of {', '.join(MERGES)}, got {self.merge!r}")
         if self.fusion not in FUSIONS:
             raise ConfigError(f"--fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
@@ -104,8 +105,9 @@ def rerank_benchmark(benchmark: Benchmark, strategy: Strategy, backend: Backend,
     for qid in qids:
         if not candidates[qid]:
             continue
+        prior = {d: i for i, d in enumerate(candidates[qid])}
         for r in range(config.repeats):
-            maker = PromptMaker(qid, benchmark.queries[qid].text, texts, fit, repeat=r, sample=r)
+            maker = PromptMaker(qid, benchmark.queries[qid].text, texts, fit, repeat=r, sample=r, prior=prior)
             tasks[(qid, r)] = strategy.run(maker, repeat_order(candidates[qid], qid, r, config.seed))
     traces: list[dict[str, Any]] = []
     engine = Engine(backend, parse, sampling, cache=cache, progress=progress, on_trace=traces.append)
@@ -118,7 +120,10 @@ def rerank_benchmark(benchmark: Benchmark, strategy: Strategy, backend: Backend,
             continue
         cands = candidates[qid]
         reps: list[Ranking] = [rankings[(qid, r)] for r in range(config.repeats)]
-        merged = merge_repeats(reps, cands, config.merge)
+        method = config.merge
+        if method == "auto":
+            method = "mean-score" if all(r.scores is not None for r in reps) else "mean-rank"
+        merged = merge_repeats(reps, cands, method)
         if config.fusion != "none":
             merged = fuse(merged, dict(first), cands, config.fusion, config.fusion_weight)
         merged_by_qid[qid] = merged

@@ -17,7 +17,8 @@ def to_id(digits: str) -> int:
 
 def bracketed_ids(answer: str) -> list[int]:
     """Every ``[n]`` in order of appearance (1-based, -1 for absurdly long numbers)."""
-    return [to_id(m.group(1)) for m in _LABEL.finditer(answer)]
+    # findall + a length check inline: this is the hot path of every listwise reward (one call per completion).
+    return [int(d) if len(d) <= MAX_DIGITS else -1 for d in _LABEL.findall(answer)]
 
 
 def bare_ids(answer: str) -> list[int]:

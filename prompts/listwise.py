@@ -21,6 +21,9 @@ from prompts.labels import bare_ids, bracketed_ids, compact
 from prompts.paradigm import Answer, BaseParadigm
 
 _BARE_CHAIN = re.compile(r"\s*\d+(?:\s*>\s*\d+)*\s*")
+# The canonical answer ``[a] > [b] > …`` (whitespace aside, no leading zeros); with ids that form a permutation
+# it needs no repair. Checked with one regex instead of rebuilding the canonical string (reward hot path).
+_CANONICAL_CHAIN = re.compile(r"\s*\[\s*[1-9]\d*\s*\](?:\s*>\s*\[\s*[1-9]\d*\s*\])*\s*")
 
 
 def canonical_permutation(value: Any) -> list[int]:
@@ -47,6 +50,10 @@ class Listwise(BaseParadigm):
             if _BARE_CHAIN.fullmatch(answer) is None:
                 return Answer(error="answer has no passage ids")
             ids, bare = bare_ids(answer), True
+        if not bare and len(ids) == num_passages and min(ids) >= 1 and max(ids) <= num_passages:
+            if len(set(ids)) == num_passages:  # already a permutation: the common case, no repair loop
+                canonical = _CANONICAL_CHAIN.fullmatch(answer) is not None
+                return Answer(value=[i - 1 for i in ids], repaired=not canonical)
         seen: set[int] = set()
         order: list[int] = []
         for i in ids:

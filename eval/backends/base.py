@@ -122,14 +122,16 @@ def answer_logprobs(tokens: Sequence[str], tops: Sequence[dict[str, float]],
     """Keep the per-token logprobs of the ``keep`` positions generated right after the last ``marker``.
 
     ``tokens[i]`` is the decoded text of generated token i, ``tops[i]`` its top alternatives. The answer starts
-    at the first token after the text generated so far ends with the marker (the last marker wins, like the
-    parsers' "last complete answer block"). Returns [] when the marker never completes.
+    at the token after the one that completes the marker (the last marker wins, like the parsers' "last complete
+    answer block"). Returns [] when the marker never completes.
     """
     text = ""
     start = None
     for i, tok in enumerate(tokens):
+        before = len(text)
         text += tok
-        if text.rstrip().endswith(marker):
+        found = text.rfind(marker, max(0, before - len(marker) + 1))
+        if found != -1 and found + len(marker) > before:  # the marker was completed by this token
             start = i + 1
     if start is None:
         return []

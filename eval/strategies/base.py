@@ -25,8 +25,13 @@ class PromptMaker:
     fit: Fit
     repeat: int = 0
     sample: int = 0
+    prior: Mapping[str, int] | None = None
+    """First-stage rank of each candidate (0 = best): the deterministic fallback when a parse fails."""
     """Sample number for every prompt of this run (repeats sample anew when decoding is not greedy)."""
     _count: int = field(default=0, init=False)
+
+    def rank(self, docid: str) -> int:
+        return self.prior.get(docid, 1 << 30) if self.prior is not None else 0
 
     def __call__(self, docids: Sequence[str]) -> Prompt:
         messages = self.fit(self.query, [self.passages[d] for d in docids])

@@ -9,8 +9,9 @@ the other candidates follow in their incoming (first-stage) order: the heap's ar
 Bubble sort: k passes; each pass slides a window of c+1 passages from the bottom of the unsorted part to its top,
 carrying the window's winner up, so pass i fixes position i.
 
-A failed parse picks the current best: the parent stays in heapsort (no swap); the carried winner stays in bubble
-sort (the first window keeps its order).
+A failed parse picks the current best, deterministically: the passage of the prompt that the first stage ranks
+highest (in the heap's build phase that is the parent, which then stays; in bubble sort usually the carried winner).
+If every parse fails, both sorts return the first-stage order.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from eval.engine import Ranking, Response, StrategyRun
 from eval.strategies.base import PromptMaker, lockstep
 
 
-def _pick(response: Response, num_shown: int, fallback: int) -> int:
+def _pick(response: Response, shown: list[str], make_prompt: PromptMaker) -> int:
+    """The model's pick, or on a failed parse the passage the first stage ranks highest (ties: shown first)."""
     value = response.parsed.value if response.parsed.ok else None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < num_shown:
-        return fallback
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(shown):
+        return min(range(len(shown)), key=lambda i: (make_prompt.rank(shown[i]), i))
     return value
 
 
@@ -56,8 +58,9 @@ class SetwiseHeapsort:
                 if not children:
                     return None  # type: ignore[return-value]
                 group = [i, *children]
-                (response,) = yield [make_prompt([arr[j] for j in group])]
-                best = group[_pick(response, len(group), fallback=0)]
+                shown = [arr[j] for j in group]
+                (response,) = yield [make_prompt(shown)]
+                best = group[_pick(response, shown, make_prompt)]
                 if best == i:
                     return None  # type: ignore[return-value]
                 arr[i], arr[best] = arr[best], arr[i]
@@ -109,17 +112,14 @@ class SetwiseBubblesort:
         for i in range(min(self.k, n - 1)):
             end = n
             start = max(end - size, i)
-            carried = False
             while True:
                 group = arr[start:end]
                 (response,) = yield [make_prompt(group)]
-                # The carried winner sits at the bottom of the window; the first window has none.
-                best = _pick(response, len(group), fallback=len(group) - 1 if carried else 0)
+                best = _pick(response, group, make_prompt)
                 winner = arr.pop(start + best)
                 arr.insert(start, winner)
                 if start == i:
                     break
                 end = start + 1
                 start = max(start - self.num_child, i)
-                carried = True
         return Ranking(order=arr)

@@ -64,7 +64,7 @@ def test_dl20_without_run_says_what_is_missing_and_how_to_get_it(shared_data: Pa
         load_benchmark("trec-dl-2020", data_dir=shared_data)
     message = str(info.value)
     for words in ("bm25_trec_results_dl20_top100.txt", "bm25_retrieve_results_dl20_top100.json",
-                  "rank_llm_data", "run=PATH", "corpus=PATH", "ir_datasets", "pyserini"):
+                  "retrieve_results_dl20_top100.jsonl", "rank_llm_data", "run=PATH", "corpus=PATH", "ir_datasets", "pyserini"):
         assert words in message
 
 
@@ -79,6 +79,23 @@ def test_dl20_with_a_given_run_scores_but_cannot_rerank(shared_data: Path, tmp_p
     assert bench.provenance["first_stage"] == {"kind": "run", "path": str(run_path)}
     with pytest.raises(RankrlError, match="can be scored but not reranked"):
         bench.require_passages()
+
+
+def test_dl20_from_rank_llm_jsonl_candidates(shared_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "trec-dl"
+    folder.mkdir()
+    for name in ("qrels.dl20-passage.txt", "topics.dl20.txt"):
+        (folder / name).write_bytes((shared_data / "trec-dl" / name).read_bytes())
+    qrels = read_qrels(folder / "qrels.dl20-passage.txt")
+    with (folder / "retrieve_results_dl20_top100.jsonl").open("w") as handle:
+        for qid, judged in qrels.items():
+            cands = [{"docid": d, "score": 10.0 - i, "doc": {"contents": f"text of {d}"}}
+                     for i, d in enumerate(sorted(judged)[:5])]
+            handle.write(json.dumps({"query": {"text": f"query {qid}", "qid": int(qid)}, "candidates": cands}) + "\n")
+    bench = load_benchmark("trec-dl-2020", data_dir=tmp_path)
+    assert len(bench.queries) == 54 and bench.missing_passages() == []
+    assert bench.provenance["first_stage"]["path"].endswith("retrieve_results_dl20_top100.jsonl")
+    assert bench.queries["23849"].text != "query 23849"  # query texts come from the topics file
 
 
 def test_dl20_with_a_corpus_computes_bm25(shared_data: Path, tmp_path: Path) -> None:
@@ -283,3 +300,24 @@ def test_bright_hub_adapter_records_the_first_stage(monkeypatch, tmp_path: Path)
     assert bench.provenance["first_stage"] == {"kind": "run", "path": str(run_path)}
     assert bench.missing_passages() == []
     assert evaluate(bench.qrels, bench.first_stage, ["nDCG@10"], excluded=bench.excluded).mean["nDCG@10"] == 1.0
+
+
+def test_bright_hub_bm25_on_the_reasoning_query(monkeypatch) -> None:
+    import datasets
+
+    tables = {
+        "examples": [{"id": "0", "query": "zebra question", "excluded_ids": ["N/A"], "gold_ids": ["b"]},
+                     {"id": "1", "query": "apple question", "excluded_ids": ["N/A"], "gold_ids": ["a"]}],
+        "gpt4_reason": [{"id": "0", "query": "reasoning about mango", "excluded_ids": ["N/A"], "gold_ids": ["b"]},
+                        {"id": "1", "query": "reasoning about apple", "excluded_ids": ["N/A"], "gold_ids": ["a"]}],
+        "documents": [{"id": "a", "content": "apple pie recipe"}, {"id": "b", "content": "mango smoothie"},
+                      {"id": "c", "content": "zebra stripes"}],
+    }
+    monkeypatch.setattr(datasets, "load_dataset", lambda repo, config, split, revision, cache_dir: tables[config])
+    plain = load_benchmark("bright/pony", first_stage="bm25", depth=1)
+    reasoned = load_benchmark("bright/pony", first_stage="bm25-reasoning", depth=1)
+    assert plain.first_stage["0"][0][0] == "c" and reasoned.first_stage["0"][0][0] == "b"
+    assert reasoned.queries["0"].text == "zebra question"  # the reranker still sees the original query
+    assert plain.provenance["first_stage"]["kind"] == "bm25" and plain.provenance["first_stage"]["query"] == "original query"
+    assert reasoned.provenance["first_stage"]["query"] == "gpt4_reason query"
+    assert reasoned.provenance["revision"] == bright.HF_REVISION

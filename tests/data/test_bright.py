@@ -129,7 +129,7 @@ def test_hub_loader_fails_clearly_offline(tmp_path: Path) -> None:
             "from data.errors import RankrlError\n"
             "try:\n    hf_examples('pony')\nexcept RankrlError as e:\n    print('RANKRL', e)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+    out = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
                          cwd=Path(__file__).resolve().parents[2])
     assert "RANKRL could not load xlangai/BRIGHT config 'examples' split 'pony'" in out.stdout, out.stderr[-2000:]
     assert "data_dir" in out.stdout

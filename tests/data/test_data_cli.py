@@ -283,7 +283,7 @@ def test_existing_output_is_left_untouched(tmp_path, dl19, capsys):
 
 
 def test_hub_source_offline_fails_clearly(tmp_path):
-    """``--source tevatron hf`` without network: exit 2 with a message, no output (real offline Hub client)."""
+    """``--source tevatron hf`` offline: exit 2, a clear message, no output (the real Hub client)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     out = tmp_path / "rows"
     proc = subprocess.run(

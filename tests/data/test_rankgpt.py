@@ -76,11 +76,11 @@ def test_malformed_hits_name_file_and_line(tmp_path: Path, mutate, entry, hit, w
     ('[{"query": "q", "hits": []}]', 1, "missing or empty 'hits'"),
     ('[\n  {"query": "q", "hits": [{"content": "x", "qid": 1, "docid": "a"}]},\n  {"hits": []}\n]', 3, "'query'"),
     ('[\n  {"query": "q",\n   "hits": [}\n]', 3, "invalid JSON"),
-    ('{"query": "q"}', 1, "expected a JSON list"),
+    ('"just a string"', 1, "expected a JSON list"),
     ("[]", 1, "empty list"),
     ("", None, "empty file"),
-    ('[{"query": "q", "hits": [{"content": "x", "qid": 1, "docid": "a"}]},\n'
-     ' {"query": "q", "hits": [{"content": "x", "qid": 1, "docid": "b"}]}]', 2, "appears in two entries"),
+    (('[{"query": "q", "hits": [{"content": "x", "qid": 1, "docid": "a"}]},\n'
+      ' {"query": "q", "hits": [{"content": "x", "qid": 1, "docid": "b"}]}]'), 2, "appears in two entries"),
 ])
 def test_malformed_documents_name_file_and_line(tmp_path: Path, content, line, words) -> None:
     path = tmp_path / "c.json"
@@ -88,4 +88,38 @@ def test_malformed_documents_name_file_and_line(tmp_path: Path, content, line, w
     with pytest.raises(DataFormatError) as info:
         read_candidates(path)
     assert info.value.path == str(path) and info.value.line == line
+    assert words in str(info.value)
+
+
+def test_rank_llm_jsonl_layout(tmp_path: Path) -> None:
+    lines = [{"query": {"text": "first", "qid": 1}, "candidates": [
+                {"docid": "a", "score": 2.5, "doc": {"contents": "text a"}},
+                {"docid": 7, "score": 3.5, "doc": {"title": "T", "text": "text 7"}}]},
+             {"query": {"text": "second", "qid": "2"}, "candidates": [
+                {"docid": "a", "score": 1.0, "doc": {"contents": "text a"}}]}]
+    path = tmp_path / "retrieve_results_dl20_top100.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    queries, passages, run = read_candidates(path)
+    assert {q: x.text for q, x in queries.items()} == {"1": "first", "2": "second"}
+    assert run == {"1": [("7", 3.5), ("a", 2.5)], "2": [("a", 1.0)]}
+    assert passages["7"].title == "T" and passages["a"].text == "text a"
+
+
+@pytest.mark.parametrize(("bad", "words"), [
+    ({"query": "flat", "candidates": []}, "'query' must be an object"),
+    ({"query": {"text": "q", "qid": 3}, "candidates": []}, "missing or empty 'candidates'"),
+    ({"query": {"text": "q", "qid": 3}, "candidates": [{"docid": "a", "score": "x", "doc": {"contents": "t"}}]},
+     "candidate 0: 'score' must be a finite number"),
+    ({"query": {"text": "q", "qid": 3}, "candidates": [{"docid": "a", "score": 1.0, "doc": {}}]},
+     "candidate 0: 'doc' must hold"),
+    ({"query": {"text": "q", "qid": 1}, "candidates": [{"docid": "a", "score": 1.0, "doc": "t"}]},
+     "query '1' appears twice"),
+])
+def test_malformed_rank_llm_jsonl_names_file_and_line(tmp_path: Path, bad, words) -> None:
+    good = {"query": {"text": "q", "qid": 1}, "candidates": [{"docid": "a", "score": 1.0, "doc": {"contents": "t"}}]}
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps(good) + "\n" + json.dumps(bad) + "\n", encoding="utf-8")
+    with pytest.raises(DataFormatError) as info:
+        read_candidates(path)
+    assert info.value.path == str(path) and info.value.line == 2
     assert words in str(info.value)

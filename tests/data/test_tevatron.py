@@ -180,3 +180,11 @@ def test_hub_records_are_validated_like_local_ones(monkeypatch):
         "data_files": "hf://datasets/Org/set@abc/dev.jsonl.gz",
         "streaming": True,
     }
+
+
+def test_repeated_query_id_is_an_error(tmp_path):
+    records = _records()
+    records[1]["query_id"] = "3"
+    path = _write_jsonl(tmp_path / "train.jsonl", records)
+    with pytest.raises(RankrlError, match="query id '3' appears more than once"):
+        rows_from_tevatron(path, "setwise", group_size=4)

@@ -62,7 +62,7 @@ def test_bright_runs_reproduce_published_ndcg10(shared_data: Path, domain: str, 
     injected, excluded = {}, {}
     for qid, ranking in run.items():
         fake = [(f"injected-{qid}-{i}", 1000.0 - i) for i in range(3)]
-        gold = [(sorted(qrels[qid])[0], 999.0)]
+        gold = [(min(qrels[qid]), 999.0)]
         injected[qid] = fake + gold + [(d, s) for d, s in ranking if d != gold[0][0]]
         excluded[qid] = {d for d, _ in fake} | {gold[0][0], "N/A"}
     without = {qid: [(d, s) for d, s in r if d not in excluded[qid]] for qid, r in injected.items()}
@@ -94,6 +94,17 @@ def test_missing_queries_score_zero_and_are_warned(caplog) -> None:
     assert result.per_query["q2"] == {"nDCG@10": 0.0, "RR@10": 0.0}
     assert result.mean["nDCG@10"] == pytest.approx(1 / 3, abs=TOL)
     assert "2 of 3 judged queries" in caplog.text and "q2, q3" in caplog.text
+
+
+def test_dict_rankings_and_unjudged_queries() -> None:
+    qrels = {"q1": {"a": 1, "b": 2}, "q2": {"c": 1}, "empty": {}}
+    as_lists = {"q1": [("b", 2.0), ("x", 1.5), ("a", 1.0)], "q2": [("y", 3.0), ("c", 1.0)]}
+    as_dicts = {q: dict(r) for q, r in as_lists.items()}
+    lists = evaluate(qrels, as_lists, excluded={"q2": {"y"}})
+    dicts = evaluate(qrels, as_dicts, excluded={"q2": {"y"}})
+    assert lists.per_query == dicts.per_query and set(lists.per_query) == {"q1", "q2"}  # "empty" is not judged
+    assert as_dicts["q2"] == {"y": 3.0, "c": 1.0}  # the caller's dict is not modified by the exclusion
+    assert lists.per_query["q2"]["RR@10"] == 1.0
 
 
 def test_rr_cut_handles_ties_at_the_cutoff_like_trec_eval() -> None:
