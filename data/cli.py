@@ -261,7 +261,7 @@ def build(argv: list[str]) -> int:
             **{pkg: _version(pkg) for pkg in ("rankrl", "datasets", "bm25s", "transformers")},
         },
         "columns": list(dataset.column_names),
-        **result.stats,
+        "stats": result.stats,  # source, config, paradigm metadata, counts (read back by `rankrl train`)
     }
     out = save_rows(dataset, args.out, info, overwrite=args.overwrite)
     print(stats_table(result.stats))

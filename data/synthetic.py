@@ -27,7 +27,7 @@ from data.records import Benchmark, Passage, Query, Qrels, Run
 
 SPLITS = ("train", "test")
 TASKS = ("match", "marker")
-MARKER = "gold"
+MARKER = "evidence"  # one token in the tiny model's tokenizer (its corpus holds the word)
 
 # Short, common English words: byte-level BPE trained on them (the tiny model's tokenizer) keeps them whole.
 KEYWORDS = (
@@ -48,11 +48,13 @@ def _split_seed(seed: int, split: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def _passage_text(rng: random.Random, keyword: str, length: int, extra: str | None = None) -> str:
+def _passage_text(
+    rng: random.Random, keyword: str, length: int, extra: str | None = None, extra_first: bool = False
+) -> str:
     words = [rng.choice(FILLER) for _ in range(length)]
     words.insert(rng.randrange(len(words) + 1), keyword)
     if extra is not None:
-        words.insert(rng.randrange(len(words) + 1), extra)
+        words.insert(0 if extra_first else rng.randrange(len(words) + 1), extra)
     return " ".join(words)
 
 
@@ -65,6 +67,7 @@ def synthetic_benchmark(
     task: str = "match",
     passage_words: int = 4,
     disjoint_keywords: bool = False,
+    marker_position: str = "random",
 ) -> Benchmark:
     """Build ``num_queries`` queries with ``group_size`` candidates each; deterministic for ``seed`` and ``split``.
 
@@ -107,7 +110,9 @@ def synthetic_benchmark(
                 kw = keyword if slot == relevant else others[slot - (slot > relevant)]
                 text = _passage_text(rng, kw, passage_words)
             else:
-                text = _passage_text(rng, keyword, passage_words, MARKER if slot == relevant else None)
+                text = _passage_text(
+                    rng, keyword, passage_words, MARKER if slot == relevant else rng.choice(FILLER) if
+                    marker_position == "start" else None, extra_first=marker_position == "start")
             passages[docid] = Passage(docid, text)
             docids.append(docid)
         qrels[qid] = {docid: int(i == relevant) for i, docid in enumerate(docids)}

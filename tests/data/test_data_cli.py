@@ -97,7 +97,9 @@ def test_rankgpt_source_end_to_end(tmp_path, dl19, capsys):
     assert code == 0
     dataset = datasets.load_from_disk(str(out))
     assert dataset.column_names == COLUMNS
-    info = json.loads((out / "build.json").read_text())
+    build = json.loads((out / "build.json").read_text())
+    info = build["stats"]
+    assert build["command"][:3] == ["rankrl", "data", "build"] and build["columns"] == COLUMNS
     assert len(dataset) == info["rows"] == info["groups"] == info["queries_used"]
     assert info["queries"] == 43 and info["queries_used"] + info["queries_skipped"] == 43
     assert info["config"]["group_size"] == 10 and info["config"]["seed"] == 3
@@ -137,11 +139,12 @@ def test_benchmark_source_with_token_budget(tmp_path, shared_data, tokenizer_dir
     printed = capsys.readouterr().out
     assert code == 0
     rows = load_rows(out)
-    info = json.loads((out / "build.json").read_text())
+    build = json.loads((out / "build.json").read_text())
+    info = build["stats"]
     assert len(rows) == 4 * info["groups"] and all(len(d) == 1 for d in rows["docids"])
     assert info["prompt_length"]["unit"] == "tokens" and info["prompt_length"]["max"] <= 600
     assert 0 < info["truncation_rate"] <= 1 and info["paradigm"]["truncation"]["max_prompt_tokens"] == 600
-    assert info["source"]["name"] == "trec-dl-2019" and info["tokenizer"] == str(tokenizer_dir)
+    assert info["source"]["name"] == "trec-dl-2019" and build["tokenizer"] == str(tokenizer_dir)
     assert "prompt tokens p50 / p90 / p99 / max" in printed
 
 
@@ -167,7 +170,7 @@ def test_tevatron_file_source(tmp_path):
     dataset = datasets.load_from_disk(str(out))
     assert len(dataset) == 8
     assert all(sorted(r) == [0] * 7 + [1] for r in dataset["relevance"])
-    assert json.loads((out / "build.json").read_text())["source"]["positives_per_group"] == 1
+    assert json.loads((out / "build.json").read_text())["stats"]["source"]["positives_per_group"] == 1
 
 
 def test_overwrite_replaces_and_same_seed_rebuilds_identically(tmp_path):

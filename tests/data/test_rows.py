@@ -304,7 +304,9 @@ def test_rows_to_dataset_rejects_empty_input():
 
 def test_worker_processes_give_the_same_rows_and_stats(dl19):
     one = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4)
-    two = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4, num_proc=2)
+    two = rows_from_benchmark(
+        dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4, num_proc=2
+    )
     assert len(one.rows) > 64  # more than one render chunk, so chunks really travel to the workers
     assert two.rows == one.rows and two.stats == one.stats
     with pytest.raises(ConfigError, match="num_proc must be >= 1"):
