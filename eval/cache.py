@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from data.errors import DataFormatError
 from eval.backends.base import Generation, Prompt, Sampling
@@ -21,16 +21,27 @@ from eval.backends.base import Generation, Prompt, Sampling
 CACHE_FILE = "completions.cache.jsonl"
 
 
-def cache_key(model_id: str, prompt: Prompt, sampling: Sampling) -> str:
-    """Stable hash of everything a completion depends on (greedy decoding ignores the sample number)."""
-    payload = {
-        "model": model_id,
-        "messages": [list(m) for m in prompt.messages],
-        "sampling": sampling.key(),
-        "sample": 0 if sampling.greedy else prompt.sample,
-    }
-    blob = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+def sampling_blob(sampling: Sampling) -> bytes:
+    return json.dumps(sampling.key(), sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def cache_key(model_id: str, prompt: Prompt, sampling: Sampling, blob: bytes | None = None) -> str:
+    """Stable hash of everything a completion depends on (greedy decoding ignores the sample number).
+
+    Every field is length-prefixed, so no two different prompts hash the same input. ``blob`` is
+    ``sampling_blob(sampling)``, precomputed by callers that hash many prompts.
+    """
+    digest = hashlib.sha256()
+    for part in (model_id.encode("utf-8"), blob if blob is not None else sampling_blob(sampling),
+                 str(0 if sampling.greedy else prompt.sample).encode()):
+        digest.update(b"%d:" % len(part))
+        digest.update(part)
+    for role, content in prompt.messages:
+        for text in (role, content):
+            data = text.encode("utf-8")
+            digest.update(b"%d:" % len(data))
+            digest.update(data)
+    return digest.hexdigest()
 
 
 class CompletionCache:

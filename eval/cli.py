@@ -20,13 +20,21 @@ from typing import Any
 from data.errors import ConfigError, RankrlError
 from eval.fusion import FUSIONS, MERGES
 
-OUTPUT_FILES = ("run.trec", "metrics.json", "traces.jsonl", "traces.html", "report.md")
 CHART_FILE = "ndcg10_by_benchmark.png"
 
 
+class _Help(argparse.HelpFormatter):
+    """Shows a flag's default when it has one and its help does not already say it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rankrl eval", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog="rankrl eval", description=__doc__.split("\n\n")[0], formatter_class=_Help)
     g = p.add_argument_group("what to evaluate")
     g.add_argument("--model", required=True, help="checkpoint folder (with rankrl.json) or any HF causal LM")
     g.add_argument("--adapter", help="LoRA adapter folder (peft) applied to --model")
@@ -143,7 +151,7 @@ def chat_template_kwargs(text: str | None) -> dict[str, Any]:
 
 def _template_paradigm(template: str) -> str:
     """The paradigm a template file or shipped template name is written for."""
-    from prompts.template import TEMPLATE_DIR  # noqa: PLC0415
+    from prompts.template import TEMPLATE_DIR
 
     path = Path(template)
     if not path.is_file():
@@ -156,8 +164,8 @@ def _template_paradigm(template: str) -> str:
 
 def resolve_paradigm(args: argparse.Namespace) -> tuple[Any, str]:
     """The paradigm to prompt and parse with, and where it came from."""
-    import prompts  # noqa: PLC0415
-    from rl.metadata import read_metadata  # noqa: PLC0415
+    import prompts
+    from rl.metadata import read_metadata
 
     meta = None
     source_dir = None
@@ -196,7 +204,7 @@ def benchmark_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_benchmarks(args: argparse.Namespace) -> list[Any]:
-    from data.benchmarks import expand_benchmark_names, load_benchmark  # noqa: PLC0415
+    from data.benchmarks import expand_benchmark_names, load_benchmark
 
     names: list[str] = []
     for part in args.benchmark.split(","):
@@ -223,10 +231,10 @@ def main(argv: list[str]) -> int:
     validate_numbers(args)
     kwargs = chat_template_kwargs(args.chat_template_kwargs)
 
-    from eval.backends import build_backend  # noqa: PLC0415
-    from eval.backends.base import Sampling  # noqa: PLC0415
-    from eval.runner import RerankConfig, check_passages, select_queries  # noqa: PLC0415
-    from eval.strategies import build_strategy, check_fit  # noqa: PLC0415
+    from eval.backends import build_backend
+    from eval.backends.base import Sampling
+    from eval.runner import RerankConfig, check_passages, select_queries
+    from eval.strategies import build_strategy, check_fit
 
     paradigm, paradigm_source = resolve_paradigm(args)
     strategy_name = args.strategy or paradigm.name
@@ -237,7 +245,7 @@ def main(argv: list[str]) -> int:
                               expected_score=not args.no_expected_score, score_range=(0.0, score_max))
     merge = args.merge or ("mean-score" if strategy_name in ("pointwise", "groupwise") else "mean-rank")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    from eval.metrics import parse_metric  # noqa: PLC0415
+    from eval.metrics import parse_metric
 
     for m in metrics:
         parse_metric(m)
@@ -266,7 +274,7 @@ def main(argv: list[str]) -> int:
     backend = build_backend(args.backend, args.model, **backend_options)
     load_seconds = time.perf_counter() - t0
 
-    from prompts import fit_messages  # noqa: PLC0415
+    from prompts import fit_messages
 
     budgets = {"max_prompt_tokens": args.max_prompt_tokens, "max_passage_tokens": args.max_passage_tokens,
                "max_passage_chars": args.max_passage_chars}
@@ -301,12 +309,18 @@ def main(argv: list[str]) -> int:
 
 def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: Any, backend: Any, paradigm: Any,
                    fit: Any, sampling: Any, config: Any, settings: dict[str, Any], started: float) -> None:
-    from data.trec import write_run  # noqa: PLC0415
-    from eval.cache import CACHE_FILE, CompletionCache  # noqa: PLC0415
-    from eval.report import (bar_chart, benchmark_metrics, combined_metrics, render_report,  # noqa: PLC0415
-                             write_json, write_traces)
-    from eval.runner import rerank_benchmark  # noqa: PLC0415
-    from eval.traces_html import write_traces_html  # noqa: PLC0415
+    from data.trec import write_run
+    from eval.cache import CACHE_FILE, CompletionCache
+    from eval.report import (
+        bar_chart,
+        benchmark_metrics,
+        combined_metrics,
+        render_report,
+        write_json,
+        write_traces,
+    )
+    from eval.runner import rerank_benchmark
+    from eval.traces_html import write_traces_html
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -330,18 +344,24 @@ def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: An
                           title=f"{benchmark.name} — {settings['strategy']} — {args.model}",
                           per_query=result.evaluation.per_query, top_k=config.top_k)
         if multi:
-            (folder / "report.md").parent.mkdir(parents=True, exist_ok=True)
-            from data.atomic import atomic_write_text  # noqa: PLC0415
+            from data.atomic import atomic_write_text
 
             atomic_write_text(folder / "report.md", render_report([result], settings,
                                                                   result.stats.wall_seconds))
     wall = time.perf_counter() - started
     chart = None
+    from data.atomic import atomic_write_text
+
     if multi:
         bar_chart(results, out / CHART_FILE)
         chart = CHART_FILE
         write_json(out / "metrics.json", combined_metrics(results, settings))
-    from data.atomic import atomic_write_text  # noqa: PLC0415
+        from eval.traces_html import render_index_html
+
+        atomic_write_text(out / "traces.html", render_index_html(
+            f"rankrl eval traces — {settings['strategy']} — {args.model}",
+            [(r.name, f"{slug(r.name)}/traces.html", r.evaluation.mean["nDCG@10"], r.evaluation.num_queries)
+             for r in results]))
 
     atomic_write_text(out / "report.md", render_report(results, settings, wall, chart=chart))
     headline = (sum(r.evaluation.mean["nDCG@10"] for r in results) / len(results))

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Generator, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generator, Hashable, Mapping
+from typing import Any
 
 from tqdm.auto import tqdm
 
 from data.errors import RankrlError
 from eval.backends.base import Backend, Generation, Prompt, Sampling
-from eval.cache import CompletionCache, cache_key
+from eval.cache import CompletionCache, cache_key, sampling_blob
 from prompts.base import Parsed
 
 
@@ -67,7 +68,7 @@ class EngineStats:
     prompts: int = 0
     generated: int = 0
     cached: int = 0
-    """Prompts answered from the completion cache."""
+    """Prompts answered from the completion cache (earlier in this run, or by an interrupted run)."""
     shared: int = 0
     """Prompts answered by an identical prompt of the same round (deduplicated, not generated twice)."""
     prompt_tokens: int = 0
@@ -132,7 +133,7 @@ class Engine:
                 responses = self._answer_round(round_pending, stats, prompts_bar)
                 rounds_bar.update(1)
                 rounds_bar.set_postfix(active=len(round_pending))
-                for key, prompts in round_pending.items():
+                for key in round_pending:
                     answered = responses[key]
                     cost = stats.per_query.setdefault(qid_of(key), QueryCost())
                     for response in answered:
@@ -163,7 +164,8 @@ class Engine:
     def _answer_round(self, round_pending: dict[Hashable, list[Prompt]], stats: EngineStats,
                       bar: tqdm) -> dict[Hashable, list[Response]]:
         model_id = self.backend.model_id
-        keyed = {key: [(cache_key(model_id, p, self.sampling), p) for p in prompts]
+        blob = sampling_blob(self.sampling)
+        keyed = {key: [(cache_key(model_id, p, self.sampling, blob), p) for p in prompts]
                  for key, prompts in round_pending.items()}
         found: dict[str, tuple[Generation, bool]] = {}
         todo: dict[str, Prompt] = {}

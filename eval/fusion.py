@@ -12,8 +12,8 @@ equal). The reranker score is the merged model score (mean-score) or −mean pos
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from data.errors import ConfigError, unknown_name
 from eval.engine import Ranking
@@ -35,10 +35,16 @@ def merge_repeats(rankings: Sequence[Ranking], docids: Sequence[str], method: st
         raise unknown_name("merge method", method, MERGES)
     if not rankings:
         raise ValueError("no rankings to merge")
+    expected = set(docids)
+    if len(rankings) == 1 and (method == "mean-rank" or rankings[0].scores is None):
+        only = rankings[0].order
+        if len(only) != len(docids) or set(only) != expected:
+            raise ValueError("a repeat's ranking does not hold exactly the query's candidates")
+        return Merged(order=list(only), scores={d: -float(rank) for rank, d in enumerate(only)})
     position = {d: i for i, d in enumerate(docids)}
     totals = dict.fromkeys(docids, 0.0)
     for ranking in rankings:
-        if sorted(ranking.order) != sorted(docids):
+        if len(ranking.order) != len(docids) or set(ranking.order) != expected:
             raise ValueError("a repeat's ranking does not hold exactly the query's candidates")
         use_scores = method == "mean-score" and ranking.scores is not None
         for rank, docid in enumerate(ranking.order):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from data.atomic import atomic_open, atomic_write_text
 from eval.runner import BenchmarkResult
@@ -148,10 +149,11 @@ def render_report(results: Sequence[BenchmarkResult], settings: dict[str, Any], 
             f"{c['completion_tokens_per_query']:.0f}",
             f"{c['parse_failures']} ({100 * c['parse_failure_rate']:.1f}%)", f"{c['backend_seconds']:.1f}",
             f"{c['wall_seconds']:.1f}"]) + " |")
-    lines += ["", "LLM calls count every prompt answered: generated now, read from the completion cache of an "
-              "earlier (interrupted) run, or a duplicate of an identical prompt of the same round (generated once). "
-              "Token counts include all three. A failed parse falls back deterministically (the window keeps its order; "
-              "the current best stays; an unscored passage gets the mean of its query's scores).", ""]
+    lines += ["", ("LLM calls count every prompt answered: generated now, read from the completion cache (an identical "
+              "prompt answered earlier in this run, e.g. a window bubble sort asks again, or by an interrupted run), "
+              "or a duplicate of an identical prompt of the same round (generated once). Token counts include all "
+              "three. A failed parse falls back deterministically (the window keeps its order; "
+              "the current best stays; an unscored passage gets the mean of its query's scores)."), ""]
     lines += ["## Settings", "", "```json", json.dumps(settings, indent=2, default=_json_default), "```", ""]
     return "\n".join(lines)
 
@@ -181,10 +183,10 @@ def _describe_fusion(s: dict[str, Any]) -> str:
 
 def bar_chart(results: Sequence[BenchmarkResult], path: Path, metric: str = HEADLINE) -> Path:
     """PNG bar chart of ``metric`` per benchmark (reranked next to first stage), with the average."""
-    import matplotlib  # noqa: PLC0415
+    import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import matplotlib.pyplot as plt
 
     names = [r.name.split("/", 1)[-1] for r in results] + ["average"]
     reranked = [r.evaluation.mean[metric] for r in results]

@@ -10,8 +10,9 @@ shuffle seeded by (seed, qid, r).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from data.errors import ConfigError, RankrlError
 from data.records import Benchmark, Run

@@ -9,8 +9,9 @@ so a completion containing markup is shown as text, never run.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from data.atomic import atomic_write_text
 from data.records import Benchmark
@@ -129,3 +130,12 @@ def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[s
 def write_traces_html(path: Path, *args: Any, **kwargs: Any) -> Path:
     atomic_write_text(path, render_traces_html(*args, **kwargs))
     return path
+
+
+def render_index_html(title: str, entries: Sequence[tuple[str, str, float, int]]) -> str:
+    """A multi-benchmark run's ``traces.html``: links to each benchmark's page (name, href, nDCG@10, queries)."""
+    rows = "".join(f'<tr><td><a href="{_e(href)}">{_e(name)}</a></td><td>{value:.4f}</td><td>{n}</td></tr>'
+                   for name, href, value, n in entries)
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{_e(title)}</title>"
+            f"<style>{_CSS}</style></head><body><main><h1>{_e(title)}</h1><table><tr><th>benchmark</th>"
+            f"<th>nDCG@10</th><th>queries</th></tr>{rows}</table></main></body></html>\n")

@@ -13,11 +13,11 @@ BACKENDS = ("vllm", "hf")
 def build_backend(name: str, model: str, **options: Any) -> Backend:
     """Build a backend; heavy imports (torch, transformers, vllm) happen here, not at module import."""
     if name == "hf":
-        from eval.backends.hf import HFBackend  # noqa: PLC0415
+        from eval.backends.hf import HFBackend
 
         return HFBackend(model, **options)
     if name == "vllm":
-        from eval.backends.vllm import VLLMBackend  # noqa: PLC0415
+        from eval.backends.vllm import VLLMBackend
 
         return VLLMBackend(model, **options)
     raise unknown_name("backend", name, BACKENDS)

@@ -9,8 +9,9 @@ recorded by a logits processor that keeps only the top-n per step, never the ful
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from data.errors import RankrlError
 from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
@@ -38,7 +39,7 @@ class _TopLogprobs:
         self.steps: list[tuple[Any, Any]] = []
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch  # noqa: PLC0415
+        import torch
 
         logp = torch.log_softmax(scores.float(), dim=-1)
         top = torch.topk(logp, k=min(self.n, logp.shape[-1]), dim=-1)
@@ -52,8 +53,8 @@ class HFBackend:
     def __init__(self, model: str | Path, *, adapter: str | Path | None = None, batch_size: int = 8,
                  device: str = "auto", dtype: str = "auto", chat_template_kwargs: dict[str, Any] | None = None,
                  trust_remote_code: bool = False):
-        import torch  # noqa: PLC0415
-        from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: PLC0415
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
 
         base, adapter = resolve_model_dir(model, adapter)
         if batch_size < 1:
@@ -70,7 +71,7 @@ class HFBackend:
             torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, dtype)
             net = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype, trust_remote_code=trust_remote_code)
             if adapter:
-                from peft import PeftModel  # noqa: PLC0415
+                from peft import PeftModel
 
                 net = PeftModel.from_pretrained(net, adapter)
         except (OSError, ValueError) as err:
@@ -92,7 +93,7 @@ class HFBackend:
                                                   **self.chat_template_kwargs)
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
-        import torch  # noqa: PLC0415
+        import torch
 
         texts = [self.render(p) for p in prompts]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)

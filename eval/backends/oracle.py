@@ -12,8 +12,9 @@ tokenizer is given.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from eval.backends.base import Generation, Prompt, Sampling
 

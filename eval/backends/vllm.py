@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from data.errors import RankrlError
 from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
@@ -67,7 +68,7 @@ class VLLMBackend:
         self.lora_request = None
         if adapter:
             kwargs.update(enable_lora=True, max_lora_rank=lora_rank(adapter))
-            from vllm.lora.request import LoRARequest  # noqa: PLC0415
+            from vllm.lora.request import LoRARequest
 
             self.lora_request = LoRARequest("rankrl-adapter", 1, str(adapter))
         self.llm = vllm.LLM(**kwargs)

@@ -46,6 +46,20 @@ def build_strategy(name: str, *, sort: str = "heapsort", num_child: int = 19, k:
     raise unknown_name("strategy", name, STRATEGIES)
 
 
-__all__ = ["STRATEGIES", "SETWISE_SORTS", "FITS", "check_fit", "build_strategy", "PromptMaker", "Strategy",
-           "lockstep", "windows", "expected_score", "Groupwise", "ListwiseSlidingWindow", "Pointwise",
-           "SetwiseBubblesort", "SetwiseHeapsort"]
+__all__ = [
+    "FITS",
+    "SETWISE_SORTS",
+    "STRATEGIES",
+    "Groupwise",
+    "ListwiseSlidingWindow",
+    "Pointwise",
+    "PromptMaker",
+    "SetwiseBubblesort",
+    "SetwiseHeapsort",
+    "Strategy",
+    "build_strategy",
+    "check_fit",
+    "expected_score",
+    "lockstep",
+    "windows",
+]

@@ -11,8 +11,9 @@ score is used. A failed parse leaves the passage unscored: it gets the mean of t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from data.errors import ConfigError
 from eval.engine import Ranking, Response, StrategyRun

@@ -1,0 +1,481 @@
+"""Training configuration: ``ScriptArguments`` + TRL's ``GRPOConfig`` + ``ModelConfig`` from a recipe and flags.
+
+Precedence is dataclass default < YAML recipe < command-line flag (TRL's ``TrlParser`` semantics). On top of
+TRL, rankrl makes every configuration mistake a ``ConfigError`` that names the file, line or field and says
+what to change, and checks batch arithmetic, devices and vLLM context *before* any model or data is loaded.
+Nothing here writes to disk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import yaml
+
+from data.errors import ConfigError, RankrlError
+from rl.recipe import Recipe, read_recipe
+
+DATA_SOURCE_KINDS = ("synthetic", "benchmark", "tevatron", "rankgpt")
+ZERO_VARIANCE_POLICIES = ("keep", "drop")
+
+# Rewards used when a recipe names none: the paradigm's published main signal plus a small format term.
+DEFAULT_REWARDS: dict[str, list[dict[str, Any]]] = {
+    "setwise": [{"name": "setwise_choice", "weight": 1.0}],
+    "listwise": [{"name": "listwise_ndcg", "weight": 1.0, "k": 10}, {"name": "format", "weight": 0.1}],
+    "pointwise": [{"name": "pointwise_listwise", "weight": 1.0}, {"name": "format", "weight": 0.1}],
+    "groupwise": [
+        {"name": "groupwise_ndcg", "weight": 1.0, "k": 10},
+        {"name": "distributional", "weight": 0.5},
+        {"name": "format", "weight": 0.1},
+    ],
+}
+
+
+@dataclass
+class ScriptArguments:
+    """rankrl's own training fields (names chosen not to clash with ``GRPOConfig``/``ModelConfig``)."""
+
+    # --- data source: a built dataset, or builder arguments --------------------------------------------
+    dataset_dir: str | None = field(
+        default=None, metadata={"help": "rows saved by `rankrl data build` (datasets.save_to_disk folder)"}
+    )
+    data_source: str | None = field(
+        default=None,
+        metadata={
+            "help": "build rows at start-up instead: 'synthetic', 'benchmark:NAME' (trec-dl-2019, local:DIR, "
+            "bright/<domain>), 'tevatron:FILE' or 'tevatron:hf', 'rankgpt:FILE' (with rankgpt_qrels)"
+        },
+    )
+    benchmark_dir: str | None = field(default=None, metadata={"help": "benchmark: folder of its local files"})
+    rankgpt_qrels: str | None = field(default=None, metadata={"help": "rankgpt: TREC qrels file"})
+    tevatron_hf_dataset: str | None = field(default=None, metadata={"help": "tevatron:hf dataset repository"})
+    tevatron_hf_revision: str | None = field(default=None, metadata={"help": "tevatron:hf revision (pinned)"})
+    synthetic_queries: int = field(default=64, metadata={"help": "synthetic: number of training queries"})
+    synthetic_task: str = field(default="match", metadata={"help": "synthetic: 'match' or 'marker'"})
+    synthetic_passage_words: int = field(default=4, metadata={"help": "synthetic: filler words per passage"})
+    group_size: int = field(default=20, metadata={"help": "passages per training group"})
+    top_n: int = field(default=100, metadata={"help": "first-stage depth groups are drawn from"})
+    groups_per_query: int = field(default=1, metadata={"help": "groups sampled per query"})
+    positives_per_group: int = field(default=1, metadata={"help": "tevatron: positives in each group"})
+    rel_threshold: int = field(default=1, metadata={"help": "grade at or above which a passage is relevant"})
+    allow_no_negative: bool = field(default=False, metadata={"help": "keep groups without a non-relevant passage"})
+    source_limit: int | None = field(default=None, metadata={"help": "tevatron: read at most this many queries"})
+    rows_seed: int = field(default=0, metadata={"help": "seed of group sampling and shuffling"})
+    max_train_rows: int | None = field(default=None, metadata={"help": "keep only the first N training rows"})
+    # --- prompts ---------------------------------------------------------------------------------------
+    paradigm: str = field(default="setwise", metadata={"help": "setwise, listwise, pointwise or groupwise"})
+    template: str | None = field(default=None, metadata={"help": "prompt template name or JSON file"})
+    think_prefilled: bool = field(
+        default=False, metadata={"help": "the chat template opens <think> itself (Qwen3-style)"}
+    )
+    answer_fallback: bool = field(default=False, metadata={"help": "read an unclosed answer block (flagged)"})
+    max_prompt_tokens: int | None = field(
+        default=None,
+        metadata={"help": "truncate passages so each rendered prompt fits this many tokens (TRL 1.16 has no "
+                  "max_prompt_length)"},
+    )
+    max_passage_tokens: int | None = field(default=None, metadata={"help": "truncate each passage (tokens)"})
+    max_passage_chars: int | None = field(default=None, metadata={"help": "truncate each passage (characters)"})
+    # --- rewards ---------------------------------------------------------------------------------------
+    rewards: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "reward specs: YAML mappings {name, weight, <params>} or strings 'name[:weight[:k=v,...]]' "
+            "(default, or the single value 'default': the paradigm's defaults)"
+        },
+    )
+    format_gate: str = field(
+        default="zero",
+        metadata={"help": "what a ranking reward gives an unparsable completion: 'zero', 'minus_one' or 'none'"},
+    )
+    # --- GRPO extras -----------------------------------------------------------------------------------
+    zero_variance: str = field(
+        default="keep",
+        metadata={"help": "prompts whose completions all got the same reward: 'keep' (TRL's behaviour) or "
+                  "'drop' (their tokens leave the loss and its normaliser)"},
+    )
+    samples_per_step: int = field(
+        default=2, metadata={"help": "sample completions written to <output_dir>/samples.jsonl per step (0: none)"}
+    )
+    merge_lora: bool = field(
+        default=False,
+        metadata={"help": "with use_peft: also save the base model with the adapter merged in <output_dir>/merged"},
+    )
+    dry_run: bool = field(
+        default=False, metadata={"help": "validate the recipe and build the rows, then stop (no model loaded)"}
+    )
+
+    def data_kind(self) -> str:
+        return "dataset" if self.dataset_dir else (self.data_source or "").split(":", 1)[0]
+
+    def reward_specs(self) -> list[dict[str, Any]]:
+        """The rewards as ``build_rewards`` specs; the paradigm's defaults when none are given."""
+        if not self.rewards or list(self.rewards) == ["default"]:
+            return [dict(spec) for spec in DEFAULT_REWARDS.get(self.paradigm, [])]
+        return [parse_reward_spec(item, i) for i, item in enumerate(self.rewards)]
+
+
+def parse_reward_spec(item: Any, index: int = 0) -> dict[str, Any]:
+    """One reward spec from a YAML mapping or a ``name[:weight[:key=value,...]]`` string (flags)."""
+    where = f"rewards[{index}]"
+    if isinstance(item, dict):
+        spec = {k: v for k, v in item.items() if k != "params"}
+        params = item.get("params") or {}
+        if not isinstance(params, dict):
+            raise ConfigError(f"{where}: 'params' must be a mapping, got {params!r}")
+        spec.update(params)
+    elif isinstance(item, str) and item.strip().startswith("{"):
+        try:
+            loaded = yaml.safe_load(item)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{where}: cannot read {item!r} as a mapping ({err})") from None
+        return parse_reward_spec(loaded, index)
+    elif isinstance(item, str) and item.strip():
+        name, _, rest = item.strip().partition(":")
+        weight, _, params_text = rest.partition(":")
+        spec = {"name": name.strip()}
+        if weight.strip():
+            try:
+                spec["weight"] = float(weight)
+            except ValueError:
+                raise ConfigError(f"{where}: weight {weight!r} in {item!r} is not a number") from None
+        for pair in filter(None, (p.strip() for p in params_text.split(","))):
+            key, eq, value = pair.partition("=")
+            if not eq or not key.strip():
+                raise ConfigError(f"{where}: parameter {pair!r} in {item!r} must be key=value")
+            spec[key.strip()] = yaml.safe_load(value)
+    else:
+        raise ConfigError(f"{where}: expected a mapping {{name, weight, ...}} or 'name:weight', got {item!r}")
+    if not isinstance(spec.get("name"), str) or not spec["name"]:
+        raise ConfigError(f"{where}: every reward needs a 'name', got {item!r}")
+    spec.setdefault("weight", 1.0)
+    return spec
+
+
+# ----------------------------------------------------------------------------------------------- parsing
+
+
+def _trl_types() -> tuple[type, type]:
+    from trl import GRPOConfig, ModelConfig
+
+    return GRPOConfig, ModelConfig
+
+
+def make_parser(script_type: type = ScriptArguments, config_type: type | None = None) -> Any:
+    """TRL's parser over (rankrl fields, trainer config, ModelConfig). Field-name clashes fail loudly here."""
+    from trl import ModelConfig, TrlParser
+
+    config_type = config_type or _trl_types()[0]
+    parser = TrlParser((script_type, config_type, ModelConfig))
+
+    def error(message: str) -> None:  # argparse would print usage and exit; rankrl reports a ConfigError
+        raise ConfigError(message)
+
+    parser.error = error
+    return parser
+
+
+def world_size_from_env() -> int:
+    """Processes of this launch (``accelerate launch``/``torchrun`` set WORLD_SIZE); 1 when run directly."""
+    try:
+        return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+    except ValueError:
+        return 1
+
+
+def parse_args(
+    argv: list[str],
+    *,
+    script_type: type = ScriptArguments,
+    config_type: type | None = None,
+    num_processes: int | None = None,
+    prog: str = "rankrl train",
+) -> tuple[Any, Any, Any, Recipe | None]:
+    """Recipe + flags -> (script args, trainer config, ModelConfig, recipe). Raises ``ConfigError``.
+
+    ``num_processes`` defaults to this launch's world size; pass the intended count to check a recipe for a
+    cluster from a laptop.
+    """
+    parser = make_parser(script_type, config_type)
+    parser.prog = prog
+    argv = list(argv)
+    recipe = None
+    if "--config" in argv:
+        i = argv.index("--config")
+        if i + 1 >= len(argv):
+            raise ConfigError("--config needs a recipe path")
+        recipe = read_recipe(argv[i + 1])
+        del argv[i : i + 2]
+        values = dict(recipe.values)
+        values.pop("env", None)  # applied by the caller after validation (TRL's `env:` block)
+        unknown = sorted({k[2:] for k in parser.set_defaults_with_config(**values)[::2]})
+        if unknown:
+            raise ConfigError(
+                "unknown field(s) in recipe: "
+                + "; ".join(f"{recipe.where(k)}: {k!r}{_suggest(parser, k)}" for k in unknown)
+            )
+    namespace, remaining = parser.parse_known_args(argv)
+    if remaining:
+        flags = [a for a in remaining if a.startswith("-")] or remaining
+        raise ConfigError(
+            f"unknown command-line argument(s): {' '.join(flags)}"
+            + "".join(_suggest(parser, f.lstrip("-")) for f in flags[:1])
+        )
+    raw = vars(namespace)
+    check_batch_arithmetic(raw, num_processes or world_size_from_env())
+    try:
+        script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(argv)
+    except ValueError as err:  # a TRL/transformers __post_init__ refusing the combination
+        where = f"{recipe.path}: " if recipe else ""
+        raise ConfigError(f"{where}invalid configuration: {err}") from None
+    return script, trainer_cfg, model_cfg, recipe
+
+
+def _suggest(parser: Any, key: str) -> str:
+    import difflib
+
+    names = [a.dest for a in parser._actions if a.dest != "help"]
+    close = difflib.get_close_matches(key.replace("-", "_"), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _int(raw: dict[str, Any], key: str, default: int | None = None) -> int | None:
+    value = raw.get(key, default)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{key} must be an integer, got {value!r}") from None
+
+
+def check_batch_arithmetic(raw: dict[str, Any], num_processes: int) -> None:
+    """GRPO's batch constraints, checked on the raw values with a message saying what to change.
+
+    A generation batch holds ``per_device_train_batch_size × processes × steps_per_generation`` completions
+    (``steps_per_generation`` defaults to ``gradient_accumulation_steps``); it must hold whole groups of
+    ``num_generations`` completions of the same prompt.
+    """
+    per_device = _int(raw, "per_device_train_batch_size", 8)
+    accumulation = _int(raw, "gradient_accumulation_steps", 1)
+    num_generations = _int(raw, "num_generations", 8)
+    generation_batch = _int(raw, "generation_batch_size")
+    steps_per_generation = _int(raw, "steps_per_generation")
+    for name, value in (("per_device_train_batch_size", per_device),
+                        ("gradient_accumulation_steps", accumulation)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{name} must be >= 1, got {value}")
+    if num_generations is None or num_generations < 2:
+        raise ConfigError(
+            f"num_generations must be >= 2 (GRPO compares completions of the same prompt), got {num_generations}"
+        )
+    global_batch = per_device * num_processes
+    if generation_batch is not None and steps_per_generation is not None:
+        raise ConfigError("set either generation_batch_size or steps_per_generation, not both")
+    if generation_batch is not None:
+        if generation_batch % global_batch:
+            raise ConfigError(
+                f"generation_batch_size ({generation_batch}) must be a multiple of per_device_train_batch_size "
+                f"({per_device}) × processes ({num_processes}) = {global_batch}"
+            )
+        what = f"generation_batch_size ({generation_batch})"
+    else:
+        steps = steps_per_generation or accumulation
+        generation_batch = global_batch * steps
+        source = "steps_per_generation" if steps_per_generation else "gradient_accumulation_steps"
+        what = (
+            f"the generation batch = per_device_train_batch_size ({per_device}) × processes ({num_processes}) × "
+            f"{source} ({steps}) = {generation_batch}"
+        )
+    if generation_batch % num_generations:
+        per_prompt_factor = generation_batch // per_device  # processes × steps (or generation_batch / per-device)
+        need = num_generations // math.gcd(num_generations, per_prompt_factor)
+        suggestion = need * math.ceil(per_device / need)
+        divisors = [d for d in range(2, generation_batch + 1) if generation_batch % d == 0]
+        divisors = sorted(divisors, key=lambda d: (abs(d - num_generations), d))[:4]
+        raise ConfigError(
+            f"{what} is not a multiple of num_generations ({num_generations}): every prompt's "
+            f"{num_generations} completions must land in the same generation batch. Set "
+            f"per_device_train_batch_size to a multiple of {need} (e.g. {suggestion}), or num_generations to one "
+            f"of {sorted(divisors)}"
+        )
+    do_eval = str(raw.get("eval_strategy", "no")).lower() not in ("no", "intervalstrategy.no")
+    if do_eval:
+        eval_batch = (_int(raw, "per_device_eval_batch_size", 8) or 1) * num_processes
+        eval_generations = _int(raw, "num_generations_eval") or num_generations
+        if eval_batch % eval_generations:
+            raise ConfigError(
+                f"per_device_eval_batch_size × processes = {eval_batch} must be a multiple of the evaluation "
+                f"num_generations ({eval_generations})"
+            )
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+
+def validate(
+    script: Any,
+    args: Any,
+    model_args: Any,
+    *,
+    num_processes: int | None = None,
+    check_device: bool = True,
+    check_paths: bool = True,
+) -> list[str]:
+    """Every check that needs neither the model nor the data. Raises ``ConfigError`` listing all problems;
+    returns warnings. ``check_device``/``check_paths`` off: validate a cluster recipe on another machine."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    processes = num_processes or world_size_from_env()
+
+    if not model_args.model_name_or_path:
+        problems.append("model_name_or_path is not set (a hub id or a local folder, e.g. from `rankrl tiny-model`)")
+    problems += _check_data_source(script, check_paths)
+    problems += _check_prompts_and_rewards(script)
+    if script.zero_variance not in ZERO_VARIANCE_POLICIES:
+        problems.append(f"zero_variance must be one of {', '.join(ZERO_VARIANCE_POLICIES)}, got {script.zero_variance!r}")
+    if script.samples_per_step < 0:
+        problems.append(f"samples_per_step must be >= 0, got {script.samples_per_step}")
+    if script.max_train_rows is not None and script.max_train_rows < 1:
+        problems.append(f"max_train_rows must be >= 1, got {script.max_train_rows}")
+    if args.max_completion_length is None or args.max_completion_length < 1:
+        problems.append("max_completion_length must be a positive number of tokens")
+    if args.reward_weights is not None:
+        problems.append(
+            "set reward weights in `rewards` ({name, weight}), not reward_weights: rankrl fills reward_weights"
+        )
+    if script.max_prompt_tokens is None:
+        warnings.append(
+            "max_prompt_tokens is not set: prompts are not fitted to a token budget (TRL 1.16 has no "
+            "max_prompt_length), so long passages make long prompts"
+        )
+    if check_device:
+        problems += _check_device(args)
+    problems += _check_vllm(script, args, processes)
+    if getattr(args, "trust_remote_code", False):
+        warnings.append("trust_remote_code is on: the model repository's own Python code will run")
+    if problems:
+        raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
+    return warnings
+
+
+def _check_data_source(script: Any, check_paths: bool) -> list[str]:
+    problems = []
+    if bool(script.dataset_dir) == bool(script.data_source):
+        problems.append(
+            "give exactly one data source: dataset_dir (rows from `rankrl data build`) or data_source "
+            "('synthetic', 'benchmark:NAME', 'tevatron:FILE|hf', 'rankgpt:FILE')"
+        )
+        return problems
+    if script.dataset_dir:
+        if check_paths and not os.path.isdir(script.dataset_dir):
+            problems.append(f"dataset_dir {script.dataset_dir} is not a folder (build it with `rankrl data build`)")
+        return problems
+    kind, _, value = script.data_source.partition(":")
+    if kind not in DATA_SOURCE_KINDS:
+        problems.append(f"data_source kind {kind!r} is not one of {', '.join(DATA_SOURCE_KINDS)}")
+        return problems
+    if kind != "synthetic" and not value:
+        problems.append(f"data_source {script.data_source!r} needs a value after '{kind}:'")
+    if kind == "rankgpt" and not script.rankgpt_qrels:
+        problems.append("data_source rankgpt:FILE needs rankgpt_qrels")
+    if check_paths:
+        paths = {"tevatron": value if value != "hf" else None, "rankgpt": value}.get(kind)
+        for path in filter(None, [paths, script.rankgpt_qrels if kind == "rankgpt" else None]):
+            if not os.path.isfile(path):
+                problems.append(f"file not found: {path}")
+    if kind == "tevatron" and not 1 <= script.positives_per_group < script.group_size:
+        problems.append(f"positives_per_group must be in [1, group_size), got {script.positives_per_group}")
+    if kind == "synthetic" and script.synthetic_queries < 1:
+        problems.append(f"synthetic_queries must be >= 1, got {script.synthetic_queries}")
+    for name in ("group_size", "top_n", "groups_per_query"):
+        if getattr(script, name) < 1:
+            problems.append(f"{name} must be >= 1, got {getattr(script, name)}")
+    return problems
+
+
+def paradigm_from_script(script: Any) -> Any:
+    """The prompts paradigm these arguments describe (template and truncation settings included)."""
+    from prompts import get_paradigm
+
+    return get_paradigm(
+        script.paradigm,
+        script.template,
+        think_prefilled=script.think_prefilled,
+        answer_fallback=script.answer_fallback,
+        max_passage_chars=script.max_passage_chars,
+        max_passage_tokens=script.max_passage_tokens,
+        max_prompt_tokens=script.max_prompt_tokens,
+    )
+
+
+def _check_prompts_and_rewards(script: Any) -> list[str]:
+    from rewards.registry import build_rewards
+
+    try:
+        paradigm = paradigm_from_script(script)
+    except RankrlError as err:
+        return [str(err)]
+    try:
+        build_rewards(script.reward_specs(), paradigm, script.format_gate)
+    except RankrlError as err:
+        return [str(err)]
+    return []
+
+
+def _check_device(args: Any) -> list[str]:
+    import torch
+
+    if args.use_cpu or torch.cuda.is_available():
+        if args.use_cpu and args.bf16:
+            return ["bf16 with use_cpu: set bf16: false on CPU (bf16 autocast on CPU is slow and TRL-untested)"]
+        return []
+    return ["no CUDA GPU is visible: set use_cpu: true and bf16: false to train on CPU"]
+
+
+def _check_vllm(script: Any, args: Any, processes: int) -> list[str]:
+    if not args.use_vllm:
+        return []
+    problems = []
+    if args.vllm_mode not in ("colocate", "server"):
+        problems.append(f"vllm_mode must be 'colocate' or 'server', got {args.vllm_mode!r}")
+    if script.max_prompt_tokens is None:
+        problems.append("use_vllm needs max_prompt_tokens, so prompt + completion can be checked against the "
+                        "vLLM context (vllm_max_model_length)")
+    elif args.vllm_max_model_length is not None:
+        need = script.max_prompt_tokens + args.max_completion_length
+        if need > args.vllm_max_model_length:
+            problems.append(
+                f"max_prompt_tokens ({script.max_prompt_tokens}) + max_completion_length "
+                f"({args.max_completion_length}) = {need} exceeds vllm_max_model_length "
+                f"({args.vllm_max_model_length}): raise vllm_max_model_length or lower one of the two"
+            )
+    if args.vllm_mode == "colocate" and processes % max(1, args.vllm_tensor_parallel_size):
+        problems.append(
+            f"vllm_tensor_parallel_size ({args.vllm_tensor_parallel_size}) must divide the number of "
+            f"processes ({processes}) in colocate mode"
+        )
+    if not 0 < args.vllm_gpu_memory_utilization <= 1:
+        problems.append(f"vllm_gpu_memory_utilization must be in (0, 1], got {args.vllm_gpu_memory_utilization}")
+    return problems
+
+
+def check_context(script: Any, args: Any, model_config: Any) -> None:
+    """Prompt budget + completion must fit the model's positions (and vLLM's context when it defaults to them)."""
+    limit = getattr(model_config, "max_position_embeddings", None)
+    if script.max_prompt_tokens is None or not limit:
+        return
+    need = script.max_prompt_tokens + args.max_completion_length
+    if need > limit:
+        raise ConfigError(
+            f"max_prompt_tokens ({script.max_prompt_tokens}) + max_completion_length "
+            f"({args.max_completion_length}) = {need} exceeds the model's max_position_embeddings ({limit})"
+        )
+
+
+def script_fields(script: Any) -> dict[str, Any]:
+    """The script arguments as a plain dict (for rankrl.json and logs)."""
+    return {f.name: getattr(script, f.name) for f in fields(script)}

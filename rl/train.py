@@ -1,0 +1,233 @@
+"""``rankrl train --config RECIPE.yaml [--field value ...]``: GRPO training of a reasoning reranker.
+
+The pipeline: configuration -> tokenizer checks -> data -> rows -> rewards -> ``GRPOTrainer`` -> train -> save.
+Every check that can fail on the user's input runs before a model is loaded or anything is written. Training
+resumes from the last ``checkpoint-N`` in ``output_dir`` when there is one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from data.errors import ConfigError, RankrlError
+from rl.checkpoint import MetadataCallback, resume_checkpoint, training_metadata
+from rl.config import check_context, paradigm_from_script, parse_args, validate
+from rl.metadata import write_metadata
+from rl.rows_source import TrainRows, build_train_rows
+from rl.tokens import check_answer_tags
+
+
+def main(argv: list[str]) -> int:
+    script, args, model_args, recipe = parse_args(argv)
+    for warning in validate(script, args, model_args):
+        _say(args, f"warning: {warning}")
+    _apply_env(recipe)
+
+    tokenizer = load_tokenizer(model_args, args)
+    check_context(script, args, _model_config(model_args, args))
+    rows = build_train_rows(script, paradigm_from_script(script), tokenizer, show_progress=_is_main(args))
+    reward_funcs, reward_specs = build_reward_funcs(script, rows)
+    args.reward_weights = [spec["weight"] for spec in reward_specs]
+    check_group_layout(script, args, rows, reward_specs)
+    _say(args, describe_plan(script, args, model_args, rows, reward_specs))
+    if script.dry_run:
+        return 0
+
+    if args.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise ConfigError("use_vllm is set but vLLM is not installed: pip install 'rankrl[vllm]' (GPU only)")
+    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name)
+    meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
+    trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
+    if checkpoint:
+        _say(args, f"resuming from {checkpoint}")
+    trainer.train(resume_from_checkpoint=checkpoint)
+    save_final(trainer, script, model_args, tokenizer, meta)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------- steps
+
+
+def load_tokenizer(model_args: Any, args: Any) -> Any:
+    """The model's tokenizer, checked: it renders chat prompts and keeps the answer tags when decoding."""
+    from transformers import AutoTokenizer
+
+    name = model_args.model_name_or_path
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
+        )
+    except (OSError, ValueError) as err:
+        raise RankrlError(f"cannot load the tokenizer of {name}: {err}") from err
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError(f"{name}: the tokenizer has no chat template; rankrl prompts are chat messages")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    check_answer_tags(tokenizer, source=f"{name} tokenizer")
+    return tokenizer
+
+
+def _model_config(model_args: Any, args: Any) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(
+            model_args.model_name_or_path, revision=model_args.model_revision,
+            trust_remote_code=args.trust_remote_code,
+        )
+    except (OSError, ValueError) as err:
+        raise RankrlError(f"cannot load the model config of {model_args.model_name_or_path}: {err}") from err
+
+
+def build_reward_funcs(script: Any, rows: TrainRows) -> tuple[list[Any], list[dict[str, Any]]]:
+    """TRL reward callables for the rows' paradigm; ``grade_max`` is the data's largest grade."""
+    from rewards.registry import build_rewards
+
+    grades = [g for rel in rows.dataset["relevance"] for g in rel]
+    specs = script.reward_specs()
+    funcs, weights = build_rewards(specs, rows.paradigm, script.format_gate, grade_max=float(max(grades) or 1))
+    return funcs, [{**spec, "weight": w} for spec, w in zip(specs, weights)]
+
+
+def check_group_layout(script: Any, args: Any, rows: TrainRows, reward_specs: list[dict[str, Any]]) -> None:
+    """A pointwise listwise-derived reward compares the passages of a group: all of a group's rows must fall in
+    one process's share of a generation batch."""
+    if rows.paradigm.name != "pointwise" or not any(s["name"] == "pointwise_listwise" for s in reward_specs):
+        return
+    if "group" not in rows.dataset.column_names:
+        raise ConfigError("pointwise_listwise needs the rows' 'group' column (rebuild with `rankrl data build`)")
+    group_rows = max(Counter(rows.dataset["group"]).values())
+    local_prompts = args.per_device_train_batch_size * args.steps_per_generation // args.num_generations
+    if local_prompts % group_rows:
+        raise ConfigError(
+            f"pointwise_listwise compares the {group_rows} passages of a group, but each process generates for "
+            f"per_device_train_batch_size ({args.per_device_train_batch_size}) × steps_per_generation "
+            f"({args.steps_per_generation}) / num_generations ({args.num_generations}) = {local_prompts} prompts "
+            f"per batch: make that a multiple of {group_rows} (e.g. per_device_train_batch_size "
+            f"{group_rows * args.num_generations // max(1, args.steps_per_generation)})"
+        )
+
+
+def make_trainer(
+    script: Any, args: Any, model_args: Any, tokenizer: Any, rows: TrainRows, reward_funcs: list[Any],
+    meta: dict[str, Any],
+) -> Any:
+    """``RankrlGRPOTrainer`` loading the model from its name (TRL handles dtype, DeepSpeed, PEFT, quantization)."""
+    from trl import get_peft_config, get_quantization_config
+
+    from rl.grpo import RankrlGRPOTrainer
+
+    init_kwargs = {
+        "revision": model_args.model_revision,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+    }
+    quantization = get_quantization_config(model_args)  # TRL places a quantized model itself
+    args.model_init_kwargs = {**init_kwargs, **(args.model_init_kwargs or {})}
+    return RankrlGRPOTrainer(
+        model=model_args.model_name_or_path,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=rows.dataset,
+        processing_class=tokenizer,
+        callbacks=[MetadataCallback(meta)],
+        quantization_config=quantization,
+        peft_config=get_peft_config(model_args),
+        paradigm=rows.paradigm,
+        zero_variance=script.zero_variance,
+        samples_per_step=script.samples_per_step,
+        group_rows=rows.paradigm.name == "pointwise",
+        card_tags=["rankrl", "reranker", rows.paradigm.name],
+        card_dataset=_dataset_label(rows),
+    )
+
+
+def save_final(trainer: Any, script: Any, model_args: Any, tokenizer: Any, meta: dict[str, Any]) -> None:
+    """Model (adapter with LoRA) + tokenizer + model card + rankrl.json in ``output_dir``; optionally merged."""
+    output_dir = trainer.args.output_dir
+    trainer.save_model(output_dir)  # every process: DeepSpeed ZeRO-3 gathers the weights here
+    if not trainer.is_world_process_zero():
+        return
+    final = {**meta, "step": trainer.state.global_step}
+    write_metadata(output_dir, final)
+    trainer.create_model_card(model_name=Path(output_dir).name)
+    _say(trainer.args, f"saved {output_dir} (step {trainer.state.global_step})")
+    if model_args.use_peft and script.merge_lora:
+        merged = merge_adapter(output_dir, tokenizer)
+        write_metadata(merged, {**final, "adapter": False, "merged_from_adapter": True})
+        _say(trainer.args, f"saved merged weights in {merged}")
+
+
+def merge_adapter(adapter_dir: str, tokenizer: Any) -> Path:
+    """Base model + LoRA adapter merged into plain weights, saved to ``<adapter_dir>/merged``."""
+    from peft import AutoPeftModelForCausalLM
+
+    model = AutoPeftModelForCausalLM.from_pretrained(adapter_dir, dtype="auto")
+    merged = model.merge_and_unload()
+    target = Path(adapter_dir) / "merged"
+    merged.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+# ----------------------------------------------------------------------------------------------- reporting
+
+
+def describe_plan(script: Any, args: Any, model_args: Any, rows: TrainRows, reward_specs: list[dict]) -> str:
+    stats = rows.stats
+    truncated = stats.get("truncated_rows")
+    lines = [
+        f"model: {model_args.model_name_or_path}"
+        + (f" + LoRA r={model_args.lora_r} alpha={model_args.lora_alpha}" if model_args.use_peft else " (full)"),
+        f"paradigm: {rows.paradigm.name} (template {rows.paradigm.template_name} v{rows.paradigm.template_version})",
+        f"rows: {len(rows.dataset)} from {_dataset_label(rows)}",
+    ]
+    if truncated is not None:
+        lines.append(
+            f"prompts truncated to fit max_prompt_tokens={script.max_prompt_tokens}: {truncated} of "
+            f"{stats.get('rows', len(rows.dataset))} ({100 * stats.get('truncation_rate', 0.0):.1f}%)"
+        )
+    if stats.get("dropped_over_budget"):
+        lines.append(f"rows dropped (prompt over max_prompt_tokens): {stats['dropped_over_budget']}")
+    lines.append("rewards: " + ", ".join(f"{s['name']}×{s['weight']}" for s in reward_specs)
+                 + f" (format_gate {script.format_gate})")
+    lines.append(
+        f"GRPO: {args.num_generations} generations, generation batch {args.generation_batch_size}, "
+        f"loss {args.loss_type}, beta {args.beta}, scale_rewards {args.scale_rewards}, lr {args.learning_rate}, "
+        f"zero_variance {script.zero_variance}, rollouts {'vLLM ' + args.vllm_mode if args.use_vllm else 'transformers'}"
+    )
+    lines.append(f"output: {args.output_dir}" + (" (dry run: nothing written)" if script.dry_run else ""))
+    return "\n".join(lines)
+
+
+def _rows_info(rows: TrainRows) -> dict[str, Any]:
+    return {**rows.source, "stats": rows.stats}
+
+
+def _dataset_label(rows: TrainRows) -> str:
+    return rows.source.get("dataset_dir") or rows.source.get("data_source") or "rows"
+
+
+def _is_main(args: Any) -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _say(args: Any, message: str) -> None:
+    if _is_main(args):
+        print(f"rankrl train: {message}", file=sys.stderr, flush=True)
+
+
+def _apply_env(recipe: Any) -> None:
+    """TRL's ``env:`` recipe block: environment variables for the run, applied once the config is valid."""
+    if recipe is None or "env" not in recipe.values:
+        return
+    env = recipe.values["env"]
+    if not isinstance(env, dict):
+        raise ConfigError(f"{recipe.where('env')}: 'env' must be a mapping of NAME: value")
+    for key, value in env.items():
+        os.environ[str(key)] = str(value)

@@ -1,0 +1,70 @@
+"""The completion cache: keys, durability per batch, a truncated last line, damaged files."""
+
+from __future__ import annotations
+
+import pytest
+
+from data.errors import DataFormatError
+from eval.backends.base import Generation, Prompt, Sampling
+from eval.cache import CompletionCache, cache_key
+
+
+def _prompt(text="hello", sample=0):
+    return Prompt.build("p0", "q", [{"role": "system", "content": "s"}, {"role": "user", "content": text}],
+                        ["d1"], sample=sample)
+
+
+def test_key_depends_on_model_prompt_and_sampling_only():
+    base = cache_key("m", _prompt(), Sampling())
+    assert base == cache_key("m", Prompt.build("other-id", "other-q", _prompt().chat(), ["x", "y"]), Sampling())
+    assert base != cache_key("m2", _prompt(), Sampling())
+    assert base != cache_key("m", _prompt("hello!"), Sampling())
+    assert base != cache_key("m", _prompt(), Sampling(max_new_tokens=5))
+    assert base != cache_key("m", _prompt(), Sampling(logprobs=3))
+    # greedy decoding ignores seed, top_p and the sample number; sampling does not
+    assert base == cache_key("m", _prompt(sample=2), Sampling(seed=9, top_p=0.5))
+    hot = Sampling(temperature=0.7)
+    assert cache_key("m", _prompt(), hot) != cache_key("m", _prompt(sample=1), hot)
+    assert cache_key("m", _prompt(), hot) != cache_key("m", _prompt(), Sampling(temperature=0.7, seed=1))
+
+
+def test_round_trip_with_logprobs(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    gen = Generation("<answer>7</answer>", 12, 5, answer_logprobs=[("7", {"7": -0.1, "6": -2.5})],
+                     finish_reason="stop")
+    CompletionCache(path).put_many([("k1", gen), ("k2", Generation("x", 1, 1))])
+    again = CompletionCache(path)
+    assert len(again) == 2 and again.get("k1") == gen and again.get("missing") is None
+    assert path.read_text().count("\n") == 2
+
+
+def test_truncated_last_line_is_dropped_and_cut_before_appending(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    CompletionCache(path).put_many([("k1", Generation("a", 1, 1))])
+    with open(path, "a") as handle:
+        handle.write('{"key": "k2", "generation": {"text": "b", "prom')  # kill -9 in the middle of a write
+    cache = CompletionCache(path)
+    assert cache.dropped_partial_line and len(cache) == 1 and "k2" not in cache
+    cache.put_many([("k3", Generation("c", 1, 1))])
+    reread = CompletionCache(path)
+    assert sorted(reread._entries) == ["k1", "k3"] and not reread.dropped_partial_line
+
+
+def test_complete_last_record_without_newline_is_kept(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    path.write_text('{"key": "k1", "generation": {"text": "a", "prompt_tokens": 1, "completion_tokens": 1}}')
+    cache = CompletionCache(path)
+    assert len(cache) == 1 and not cache.dropped_partial_line
+    cache.put_many([("k2", Generation("b", 1, 1))])
+    assert len(CompletionCache(path)) == 2
+
+
+def test_damaged_line_in_the_middle_names_file_and_line(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    CompletionCache(path).put_many([("k1", Generation("a", 1, 1))])
+    with open(path, "a") as handle:
+        handle.write("not json\n")
+    with open(path, "a") as handle:
+        handle.write('{"key": "k3", "generation": {"text": "c", "prompt_tokens": 1, "completion_tokens": 1}}\n')
+    with pytest.raises(DataFormatError, match=r"cache.jsonl:2: damaged completion cache record"):
+        CompletionCache(path)

@@ -1,0 +1,243 @@
+"""Training configuration: precedence, unknown keys, batch arithmetic, validation, every shipped recipe."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from trl import GRPOConfig, ModelConfig
+
+from data.errors import ConfigError
+from rl.config import (
+    DEFAULT_REWARDS,
+    ScriptArguments,
+    check_batch_arithmetic,
+    parse_args,
+    parse_reward_spec,
+    validate,
+)
+
+CPU = ["--use_cpu", "true", "--bf16", "false", "--report_to", "none"]
+
+
+def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_script_fields_do_not_clash_with_trl_configs():
+    ours = {f.name for f in dataclasses.fields(ScriptArguments)}
+    assert not ours & {f.name for f in dataclasses.fields(GRPOConfig)}
+    assert not ours & {f.name for f in dataclasses.fields(ModelConfig)}
+
+
+def test_precedence_default_then_yaml_then_cli(tmp_path):
+    recipe = write(tmp_path, "paradigm: listwise\nlearning_rate: 2.0e-4\nnum_generations: 4\n"
+                             "per_device_train_batch_size: 8\ngroup_size: 6\n")
+    script, args, model, loaded = parse_args(["--config", str(recipe), *CPU])
+    assert (script.paradigm, args.learning_rate, script.group_size) == ("listwise", 2.0e-4, 6)
+    assert script.top_n == 100 and args.beta == 0.0  # untouched defaults
+    assert loaded.path == recipe
+    script, args, _, _ = parse_args(["--config", str(recipe), *CPU, "--learning_rate", "5e-5", "--group_size", "3"])
+    assert args.learning_rate == 5e-5 and script.group_size == 3 and script.paradigm == "listwise"
+
+
+def test_yaml_scientific_notation_without_dot_is_still_a_float(tmp_path):
+    recipe = write(tmp_path, "learning_rate: 1e-5\nnum_generations: 4\nper_device_train_batch_size: 4\n")
+    _, args, _, _ = parse_args(["--config", str(recipe), *CPU])
+    assert args.learning_rate == 1e-5
+
+
+def test_unknown_recipe_keys_are_named_with_their_lines(tmp_path):
+    recipe = write(tmp_path, "paradigm: setwise\nlearnin_rate: 1.0\nfoo_bar: 3\n")
+    with pytest.raises(ConfigError) as err:
+        parse_args(["--config", str(recipe), *CPU])
+    message = str(err.value)
+    assert f"{recipe}:2: 'learnin_rate'" in message and "did you mean 'learning_rate'" in message
+    assert f"{recipe}:3: 'foo_bar'" in message
+
+
+def test_unknown_flag_and_bad_value_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="unknown command-line argument.*--no_such_flag"):
+        parse_args([*CPU, "--no_such_flag", "1"])
+    with pytest.raises(ConfigError, match="max_prompt_tokens.*invalid int value"):
+        parse_args([*CPU, "--max_prompt_tokens", "many"])
+    with pytest.raises(ConfigError, match="--config needs a recipe path"):
+        parse_args(["--config"])
+
+
+@pytest.mark.parametrize(
+    ("raw", "processes", "needle"),
+    [
+        ({"per_device_train_batch_size": 8, "num_generations": 3}, 1,
+         "generation batch = per_device_train_batch_size (8) × processes (1) × gradient_accumulation_steps (1) = 8 "
+         "is not a multiple of num_generations (3)"),
+        ({"per_device_train_batch_size": 2, "num_generations": 8}, 3, "multiple of 8 (e.g. 8)"),
+        ({"per_device_train_batch_size": 2, "num_generations": 8}, 2, "multiple of 4 (e.g. 4), or num_generations"),
+        ({"per_device_train_batch_size": 4, "num_generations": 1}, 1, "num_generations must be >= 2"),
+        ({"per_device_train_batch_size": 4, "num_generations": 4, "generation_batch_size": 6}, 1,
+         "generation_batch_size (6) must be a multiple of"),
+        ({"per_device_train_batch_size": 4, "num_generations": 4, "generation_batch_size": 8,
+          "steps_per_generation": 2}, 1, "not both"),
+    ],
+)
+def test_batch_arithmetic_says_what_to_change(raw, processes, needle):
+    with pytest.raises(ConfigError) as err:
+        check_batch_arithmetic(raw, processes)
+    assert needle in str(err.value)
+
+
+def test_batch_arithmetic_accepts_valid_layouts():
+    check_batch_arithmetic({"per_device_train_batch_size": 8, "num_generations": 8}, 4)
+    check_batch_arithmetic({"per_device_train_batch_size": 2, "num_generations": 8}, 4)
+    check_batch_arithmetic({"per_device_train_batch_size": 2, "num_generations": 8,
+                            "gradient_accumulation_steps": 4}, 1)
+
+
+def test_process_count_is_part_of_the_check(tmp_path):
+    recipe = write(tmp_path, "per_device_train_batch_size: 2\nnum_generations: 8\n")
+    parse_args(["--config", str(recipe), *CPU], num_processes=4)
+    with pytest.raises(ConfigError, match=r"processes \(3\)"):
+        parse_args(["--config", str(recipe), *CPU], num_processes=3)
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ("format", {"name": "format", "weight": 1.0}),
+        ("recall:0.5", {"name": "recall", "weight": 0.5}),
+        ("recall:0.5:k=20,rel_level=2", {"name": "recall", "weight": 0.5, "k": 20, "rel_level": 2}),
+        ("{name: listwise_ndcg, weight: 2, k: 5}", {"name": "listwise_ndcg", "weight": 2, "k": 5}),
+        ({"name": "recall", "weight": 0.3, "params": {"k": 5}}, {"name": "recall", "weight": 0.3, "k": 5}),
+        ({"name": "format", "mode": "partial"}, {"name": "format", "mode": "partial", "weight": 1.0}),
+    ],
+)
+def test_reward_specs_from_yaml_or_flags(item, expected):
+    assert parse_reward_spec(item) == expected
+
+
+@pytest.mark.parametrize("item", ["recall:x", "recall:1:k", "", 3, {"weight": 1}, {"name": "a", "params": [1]}])
+def test_bad_reward_specs(item):
+    with pytest.raises(ConfigError, match=r"rewards\[0\]"):
+        parse_reward_spec(item)
+
+
+def test_rewards_from_cli_and_default(tmp_path):
+    script, *_ = parse_args([*CPU, "--paradigm", "listwise", "--rewards", "listwise_ndcg:1:k=5", "format:0.1"])
+    assert script.reward_specs() == [{"name": "listwise_ndcg", "weight": 1.0, "k": 5},
+                                     {"name": "format", "weight": 0.1}]
+    script, *_ = parse_args([*CPU, "--paradigm", "groupwise", "--rewards", "default"])
+    assert script.reward_specs() == DEFAULT_REWARDS["groupwise"]
+
+
+def _parsed(*flags: str):
+    return parse_args([*CPU, "--model_name_or_path", "m", "--num_generations", "4",
+                       "--per_device_train_batch_size", "8", *flags])[:3]
+
+
+def test_validate_collects_every_problem():
+    script, args, model = _parsed("--paradigm", "setwise", "--rewards", "listwise_ndcg", "--zero_variance", "maybe",
+                                  "--data_source", "nowhere:x")
+    with pytest.raises(ConfigError) as err:
+        validate(script, args, model, check_paths=False)
+    message = str(err.value)
+    assert "data_source kind 'nowhere'" in message
+    assert "listwise_ndcg" in message and "setwise" in message
+    assert "zero_variance must be one of keep, drop" in message
+
+
+def test_validate_data_source_rules(tmp_path):
+    script, args, model = _parsed()
+    with pytest.raises(ConfigError, match="exactly one data source"):
+        validate(script, args, model)
+    script, args, model = _parsed("--data_source", "synthetic", "--dataset_dir", str(tmp_path))
+    with pytest.raises(ConfigError, match="exactly one data source"):
+        validate(script, args, model)
+    script, args, model = _parsed("--dataset_dir", str(tmp_path / "missing"))
+    with pytest.raises(ConfigError, match="is not a folder"):
+        validate(script, args, model)
+    script, args, model = _parsed("--data_source", "rankgpt:cands.json")
+    with pytest.raises(ConfigError, match="needs rankgpt_qrels"):
+        validate(script, args, model, check_paths=False)
+    script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "128")
+    assert validate(script, args, model) == []
+
+
+def test_validate_warns_without_prompt_budget_and_refuses_reward_weights():
+    script, args, model = _parsed("--data_source", "synthetic")
+    assert any("max_prompt_tokens is not set" in w for w in validate(script, args, model))
+    script, args, model = _parsed("--data_source", "synthetic", "--reward_weights", "1.0")
+    with pytest.raises(ConfigError, match="not reward_weights"):
+        validate(script, args, model)
+
+
+def test_validate_vllm_context_and_mode():
+    base = ("--data_source", "synthetic", "--use_vllm", "true", "--max_completion_length", "2048")
+    script, args, model = _parsed(*base)
+    with pytest.raises(ConfigError, match="use_vllm needs max_prompt_tokens"):
+        validate(script, args, model)
+    script, args, model = _parsed(*base, "--max_prompt_tokens", "4096", "--vllm_max_model_length", "4096")
+    with pytest.raises(ConfigError, match=r"4096\) \+ max_completion_length \(2048\) = 6144 exceeds vllm_max_model_length"):
+        validate(script, args, model)
+    script, args, model = _parsed(*base, "--max_prompt_tokens", "4096", "--vllm_mode", "remote")
+    with pytest.raises(ConfigError, match="vllm_mode must be 'colocate' or 'server'"):
+        validate(script, args, model)
+    script, args, model = _parsed(*base, "--max_prompt_tokens", "4096", "--vllm_tensor_parallel_size", "3")
+    with pytest.raises(ConfigError, match=r"must divide the number of processes \(4\)"):
+        validate(script, args, model, num_processes=4)
+    script, args, model = _parsed(*base, "--max_prompt_tokens", "4096", "--vllm_max_model_length", "6144")
+    assert validate(script, args, model) == []
+
+
+def test_validate_device_rules():
+    script, args, model = parse_args(["--model_name_or_path", "m", "--data_source", "synthetic",
+                                      "--max_prompt_tokens", "64", "--use_cpu", "true", "--bf16", "true",
+                                      "--num_generations", "4", "--per_device_train_batch_size", "4"])[:3]
+    with pytest.raises(ConfigError, match="set bf16: false on CPU"):
+        validate(script, args, model)
+
+
+def _recipes(recipes_dir: Path) -> list[Path]:
+    return sorted(recipes_dir.glob("*.yaml"))
+
+
+def test_every_recipe_parses_and_validates(recipes_dir):
+    recipes = _recipes(recipes_dir)
+    assert {p.name for p in recipes} >= {
+        "tiny.yaml", "rank-r1-setwise-qwen2.5-3b.yaml", "rank-r1-setwise-qwen2.5-7b.yaml",
+        "rank-r1-setwise-qwen2.5-14b.yaml", "listwise-qwen2.5-7b.yaml", "groupwise-qwen2.5-7b.yaml",
+        "pointwise-qwen2.5-7b.yaml",
+    }
+    for path in recipes:
+        if path.name == "tiny.yaml":
+            script, args, model, _ = parse_args(["--config", str(path)])
+            assert validate(script, args, model, check_paths=False) == []
+            assert args.use_cpu and not args.bf16 and not args.gradient_checkpointing
+            continue
+        # A GPU recipe checked on this CPU machine for the 4-8 GPUs it is written for, without its model.
+        for processes in (4, 8):
+            script, args, model, _ = parse_args(["--config", str(path), "--use_cpu", "true"],
+                                                num_processes=processes)
+            assert validate(script, args, model, num_processes=processes, check_device=False,
+                            check_paths=False) == [], path.name
+        assert args.bf16 and args.use_vllm and args.vllm_mode == "colocate" and model.use_peft
+        assert script.max_prompt_tokens + args.max_completion_length <= args.vllm_max_model_length
+        # TRL-version-sensitive values are written in the file itself
+        text = path.read_text()
+        for key in ("loss_type:", "beta:", "scale_rewards:", "gradient_checkpointing:"):
+            assert f"\n{key}" in text, (path.name, key)
+
+
+def test_rank_r1_recipes_carry_the_published_settings(recipes_dir):
+    for size in ("3b", "7b", "14b"):
+        script, args, model, _ = parse_args(
+            ["--config", str(recipes_dir / f"rank-r1-setwise-qwen2.5-{size}.yaml"), "--use_cpu", "true"],
+            num_processes=4,
+        )
+        assert model.model_name_or_path == f"Qwen/Qwen2.5-{size.upper()}-Instruct"
+        assert (args.learning_rate, model.lora_r, model.lora_alpha, args.num_generations) == (1e-5, 16, 32, 8)
+        assert (script.max_prompt_tokens, args.max_completion_length) == (4096, 2048)
+        assert (script.data_source, script.group_size, script.positives_per_group) == ("tevatron:hf", 20, 1)
+        assert script.paradigm == "setwise" and script.reward_specs() == [{"name": "setwise_choice", "weight": 1.0}]

@@ -1,0 +1,110 @@
+"""``rankrl tiny-model``: an offline Qwen3-config model whose tokenizer keeps the answer tags, and its warm-up."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from data.errors import RankrlError
+from rl.tiny_model import EOS_TOKEN, PAD_TOKEN, build_tiny_model, main
+from rl.tokens import ANSWER_TAGS
+
+
+@pytest.fixture(scope="module")
+def cold_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-cold") / "model"
+    build_tiny_model(folder, seed=0, warmup_steps=0, log=lambda *_: None)
+    return folder
+
+
+def test_saves_a_qwen3_model_with_head_dim_32_in_safetensors(cold_model):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "tiny_model.json"):
+        assert (cold_model / name).is_file(), name
+    config = AutoConfig.from_pretrained(cold_model)
+    assert config.model_type == "qwen3" and config.head_dim == 32 and config.tie_word_embeddings
+    model = AutoModelForCausalLM.from_pretrained(cold_model)
+    info = json.loads((cold_model / "tiny_model.json").read_text())
+    assert info["parameters"] == sum(p.numel() for p in model.parameters())
+    assert "warmup" not in info and not (cold_model / "rankrl.json").exists()
+
+
+def test_answer_tags_are_ordinary_single_tokens_kept_by_skip_special_decode(cold_model):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(cold_model)
+    assert tok.eos_token == EOS_TOKEN and tok.pad_token == PAD_TOKEN and tok.pad_token_id != tok.eos_token_id
+    for tag in ANSWER_TAGS:
+        ids = tok(tag, add_special_tokens=False)["input_ids"]
+        assert len(ids) == 1, tag
+        assert tag not in tok.all_special_tokens
+    text = "<think> the second passage names the river </think> <answer>[2] > [1]</answer>"
+    ids = tok(text, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+    assert tok.decode(ids, skip_special_tokens=True) == text
+
+
+def test_chat_template_renders_roles_and_generation_prompt(cold_model):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(cold_model)
+    messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "Q"}]
+    text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    assert text == "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_same_seed_gives_the_same_model_and_another_seed_does_not(cold_model, tmp_path):
+    from safetensors.torch import load_file
+
+    again, other = tmp_path / "again", tmp_path / "other"
+    build_tiny_model(again, seed=0, log=lambda *_: None)
+    build_tiny_model(other, seed=1, log=lambda *_: None)
+    assert (again / "tokenizer.json").read_bytes() == (cold_model / "tokenizer.json").read_bytes()
+    a, b, c = (load_file(d / "model.safetensors") for d in (cold_model, again, other))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_refuses_a_non_empty_folder_unless_overwrite(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x")
+    with pytest.raises(RankrlError, match="not empty"):
+        build_tiny_model(folder, log=lambda *_: None)
+    assert (folder / "keep.txt").exists()
+    build_tiny_model(folder, overwrite=True, log=lambda *_: None)
+    assert (folder / "model.safetensors").is_file() and not (folder / "keep.txt").exists()
+
+
+def test_cli_builds_and_rejects_an_unknown_paradigm_before_writing(tmp_path, capsys):
+    assert main([str(tmp_path / "ok"), "--warmup-steps", "0"]) == 0
+    assert "parameters" in capsys.readouterr().out
+    with pytest.raises(RankrlError, match="unknown paradigm 'bogus'"):
+        main([str(tmp_path / "bad"), "--warmup-steps", "1", "--paradigm", "bogus"])
+    assert not (tmp_path / "bad").exists()
+    with pytest.raises(RankrlError, match="warmup-steps"):
+        main([str(tmp_path / "neg"), "--warmup-steps", "-1"])
+
+
+def test_warm_up_teaches_the_format_and_eos_with_varied_lengths(warm_tiny_model):
+    info = json.loads((warm_tiny_model / "tiny_model.json").read_text())
+    assert info["warmup"]["steps"] == 150 and info["warmup"]["paradigms"] == [
+        "setwise", "listwise", "pointwise", "groupwise"
+    ]
+    check = info["sample_check"]
+    assert check["eos_rate"] >= 0.75 and check["format_ok_rate"] >= 0.5
+    assert check["min_length"] < check["max_length"]
+
+
+@pytest.mark.slow
+def test_single_paradigm_warm_up_writes_rankrl_json(tmp_path):
+    from rl.metadata import read_metadata
+
+    torch.set_num_threads(1)
+    folder = tmp_path / "setwise"
+    info = build_tiny_model(folder, warmup_steps=20, paradigm="setwise", log=lambda *_: None)
+    meta = read_metadata(folder)
+    assert meta["paradigm"] == "setwise" and meta["template"]["name"] == "setwise"
+    assert info["warmup"]["steps"] == 20 and info["warmup"]["final_loss"] < 6.0
