@@ -14,6 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from data.atomic import check_creatable
 from data.errors import ConfigError, RankrlError
 
 SOURCES = ("benchmark", "rankgpt", "tevatron")
@@ -155,6 +156,7 @@ def _validate(args: argparse.Namespace) -> None:
         raise RankrlError(f"output folder {args.out} already exists; pass --overwrite to replace it")
     if args.out.exists() and not args.out.is_dir():
         raise RankrlError(f"--out {args.out} is a file, not a folder")
+    check_creatable(args.out, "--out")  # before any data is read: a bad path must not cost the whole build
 
 
 def _build(args: argparse.Namespace, tokenizer: Any):

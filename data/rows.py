@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from data.atomic import default_mode
 from data.errors import ConfigError, RankrlError
 from data.records import Benchmark
 
@@ -621,6 +622,7 @@ def save_rows(dataset: Any, out_dir: str | Path, build_info: dict[str, Any], ove
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
+        tmp.chmod(default_mode(directory=True))  # mkdtemp makes it private; the rows are an ordinary output
         dataset.save_to_disk(str(tmp))
         (tmp / BUILD_INFO).write_text(json.dumps(_jsonable(build_info), indent=2) + "\n", encoding="utf-8")
         if out.exists():

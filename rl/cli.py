@@ -2,7 +2,8 @@
 
 Each subcommand module exposes ``main(argv: list[str]) -> int`` and is imported only when used, so
 ``rankrl score`` never pays for importing torch. User errors (``RankrlError``) become a one-paragraph
-message and exit code 2; ``--debug`` anywhere on the command line shows the traceback instead.
+message and exit code 2; so does a file-system failure on a named path (``OSError`` with a filename: a missing
+parent folder, no permission, a full disk). ``--debug`` anywhere on the command line adds the traceback.
 """
 
 from __future__ import annotations
@@ -48,6 +49,15 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         print(f"rankrl {name}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.filename is None:  # not about a path the user gave: a bug or a library failure, keep the traceback
+            raise
+        if debug:
+            traceback.print_exc()
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 else err.filename
+        print(f"rankrl {name}: error: cannot access {target}: {err.strerror or err} (check the path, its "
+              f"permissions and free disk space; --debug shows where it happened)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"rankrl {name}: interrupted", file=sys.stderr)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -108,9 +108,6 @@ class ScriptArguments:
         default=False, metadata={"help": "validate the recipe and build the rows, then stop (no model loaded)"}
     )
 
-    def data_kind(self) -> str:
-        return "dataset" if self.dataset_dir else (self.data_source or "").split(":", 1)[0]
-
     def reward_specs(self) -> list[dict[str, Any]]:
         """The rewards as ``build_rewards`` specs; the paradigm's defaults when none are given."""
         if not self.rewards or list(self.rewards) == ["default"]:
@@ -158,18 +155,11 @@ def parse_reward_spec(item: Any, index: int = 0) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------- parsing
 
 
-def _trl_types() -> tuple[type, type]:
-    from trl import GRPOConfig, ModelConfig
-
-    return GRPOConfig, ModelConfig
-
-
 def make_parser(script_type: type = ScriptArguments, config_type: type | None = None) -> Any:
     """TRL's parser over (rankrl fields, trainer config, ModelConfig). Field-name clashes fail loudly here."""
-    from trl import ModelConfig, TrlParser
+    from trl import GRPOConfig, ModelConfig, TrlParser
 
-    config_type = config_type or _trl_types()[0]
-    parser = TrlParser((script_type, config_type, ModelConfig))
+    parser = TrlParser((script_type, config_type or GRPOConfig, ModelConfig))
 
     def error(message: str) -> None:  # argparse would print usage and exit; rankrl reports a ConfigError
         raise ConfigError(message)
@@ -225,12 +215,20 @@ def parse_args(
             + "".join(_suggest(parser, f.lstrip("-")) for f in flags[:1])
         )
     raw = vars(namespace)
-    check_batch_arithmetic(raw, num_processes or world_size_from_env())
+    actual = world_size_from_env()
+    processes = num_processes or actual
+    check_batch_arithmetic(raw, processes)
+    # TRL derives the generation batch from *this* launch's world size. To check a recipe for another process
+    # count, build the config with the per-device batch scaled to the same global batch, then put it back.
+    per_device = int(raw.get("per_device_train_batch_size") or 8)
+    scale = processes // actual if processes != actual and processes % actual == 0 else 1
+    build_argv = argv + (["--per_device_train_batch_size", str(per_device * scale)] if scale > 1 else [])
     try:
-        script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(argv)
+        script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(build_argv)
     except ValueError as err:  # a TRL/transformers __post_init__ refusing the combination
         where = f"{recipe.path}: " if recipe else ""
         raise ConfigError(f"{where}invalid configuration: {err}") from None
+    trainer_cfg.per_device_train_batch_size = per_device
     return script, trainer_cfg, model_cfg, recipe
 
 
@@ -259,6 +257,8 @@ def check_batch_arithmetic(raw: dict[str, Any], num_processes: int) -> None:
     (``steps_per_generation`` defaults to ``gradient_accumulation_steps``); it must hold whole groups of
     ``num_generations`` completions of the same prompt.
     """
+    if "num_generations" not in raw:  # not a GRPO config (e.g. SFT): no generation groups to keep whole
+        return
     per_device = _int(raw, "per_device_train_batch_size", 8)
     accumulation = _int(raw, "gradient_accumulation_steps", 1)
     num_generations = _int(raw, "num_generations", 8)
@@ -326,7 +326,8 @@ def validate(
     check_paths: bool = True,
 ) -> list[str]:
     """Every check that needs neither the model nor the data. Raises ``ConfigError`` listing all problems;
-    returns warnings. ``check_device``/``check_paths`` off: validate a cluster recipe on another machine."""
+    returns warnings. ``check_device`` (this machine can run it: CPU/GPU settings, ``report_to`` loggers
+    installed) and ``check_paths`` off: validate a cluster recipe on another machine."""
     problems: list[str] = []
     warnings: list[str] = []
     processes = num_processes or world_size_from_env()
@@ -354,6 +355,7 @@ def validate(
         )
     if check_device:
         problems += _check_device(args)
+        problems += _check_report_to(args)
     problems += _check_vllm(script, args, processes)
     if getattr(args, "trust_remote_code", False):
         warnings.append("trust_remote_code is on: the model repository's own Python code will run")
@@ -436,6 +438,16 @@ def _check_device(args: Any) -> list[str]:
     return ["no CUDA GPU is visible: set use_cpu: true and bf16: false to train on CPU"]
 
 
+def _check_report_to(args: Any) -> list[str]:
+    """``report_to`` names a logger that is not installed: say so now, not after the model has loaded."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    wanted = [r for r in (args.report_to or []) if r not in ("none", "all")]
+    available = set(get_available_reporting_integrations())
+    return [f"report_to {name}: the {name} package is not installed (pip install {name}, or report_to: none)"
+            for name in wanted if name not in available]
+
+
 def _check_vllm(script: Any, args: Any, processes: int) -> list[str]:
     if not args.use_vllm:
         return []
@@ -464,18 +476,17 @@ def _check_vllm(script: Any, args: Any, processes: int) -> list[str]:
 
 
 def check_context(script: Any, args: Any, model_config: Any) -> None:
-    """Prompt budget + completion must fit the model's positions (and vLLM's context when it defaults to them)."""
+    """The longest sequence must fit the model's positions: prompt budget + ``max_completion_length`` (GRPO, and
+    vLLM's context when it defaults to them), or ``max_length`` (SFT)."""
     limit = getattr(model_config, "max_position_embeddings", None)
-    if script.max_prompt_tokens is None or not limit:
-        return
-    need = script.max_prompt_tokens + args.max_completion_length
-    if need > limit:
-        raise ConfigError(
-            f"max_prompt_tokens ({script.max_prompt_tokens}) + max_completion_length "
-            f"({args.max_completion_length}) = {need} exceeds the model's max_position_embeddings ({limit})"
-        )
-
-
-def script_fields(script: Any) -> dict[str, Any]:
-    """The script arguments as a plain dict (for rankrl.json and logs)."""
-    return {f.name: getattr(script, f.name) for f in fields(script)}
+    completion = getattr(args, "max_completion_length", None)
+    if completion is not None:
+        if script.max_prompt_tokens is None:
+            return
+        need = script.max_prompt_tokens + completion
+        what = (f"max_prompt_tokens ({script.max_prompt_tokens}) + max_completion_length ({completion}) = {need}")
+    else:
+        need = getattr(args, "max_length", None)
+        what = f"max_length ({need})"
+    if limit and need and need > limit:
+        raise ConfigError(f"{what} exceeds the model's max_position_embeddings ({limit})")

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -78,6 +79,10 @@ class RankrlGRPOTrainer(GRPOTrainer):
         self._card_dataset = card_dataset
         self._rankrl_batch: dict[str, Any] = {}
         super().__init__(*args, **kwargs)
+        # The rewards built together share one parse cache (rewards.build_rewards); reading the parse statistics
+        # through it costs no second parse of each completion.
+        shared = next((f.parser for f in self.reward_funcs if getattr(f, "parser", None) is not None), None)
+        self._parse = shared.parse if shared is not None and shared.paradigm is paradigm else paradigm.parse
 
     # -- sampling --------------------------------------------------------------------------------------------
     def _get_train_sampler(self, dataset: Any = None):
@@ -100,7 +105,7 @@ class RankrlGRPOTrainer(GRPOTrainer):
         parsed = []
         for example, completion in zip(inputs, completions):
             num = len(example.get("docids") or []) or 1
-            parsed.append(self.rankrl_paradigm.parse(completion_text(completion), num))
+            parsed.append(self._parse(completion_text(completion), num))
         n = max(1, len(parsed))
         self._log_metric("rankrl/parse_failure_rate", sum(not p.ok for p in parsed) / n)
         self._log_metric("rankrl/format_ok_rate", sum(bool(p.format_ok) for p in parsed) / n)
@@ -174,4 +179,4 @@ class RankrlGRPOTrainer(GRPOTrainer):
 
 
 def _finite(value: float) -> float | None:
-    return None if value != value else value  # NaN (reward returned None) -> null
+    return None if math.isnan(value) else value  # NaN (the reward returned None) -> null

@@ -45,20 +45,20 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
     from data import rows as rows_mod
 
     kind, _, value = script.data_source.partition(":")
-    common = dict(
-        group_size=script.group_size,
-        top_n=script.top_n,
-        groups_per_query=script.groups_per_query,
-        seed=script.rows_seed,
-        tokenizer=tokenizer,
-        max_prompt_tokens=script.max_prompt_tokens,
-        max_passage_tokens=script.max_passage_tokens,
-        max_passage_chars=script.max_passage_chars,
-        template=script.template,
-        paradigm_options={"think_prefilled": script.think_prefilled, "answer_fallback": script.answer_fallback},
-        show_progress=show_progress,
-    )
-    extra = dict(require_negative=not script.allow_no_negative, rel_threshold=script.rel_threshold)
+    common: dict[str, Any] = {
+        "group_size": script.group_size,
+        "top_n": script.top_n,
+        "groups_per_query": script.groups_per_query,
+        "seed": script.rows_seed,
+        "tokenizer": tokenizer,
+        "max_prompt_tokens": script.max_prompt_tokens,
+        "max_passage_tokens": script.max_passage_tokens,
+        "max_passage_chars": script.max_passage_chars,
+        "template": script.template,
+        "paradigm_options": {"think_prefilled": script.think_prefilled, "answer_fallback": script.answer_fallback},
+        "show_progress": show_progress,
+    }
+    extra = {"require_negative": not script.allow_no_negative, "rel_threshold": script.rel_threshold}
     source: dict[str, Any] = {"data_source": script.data_source}
     if kind == "synthetic":
         from data.synthetic import synthetic_benchmark

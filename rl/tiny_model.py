@@ -41,15 +41,20 @@ CHAT_TEMPLATE = (
 
 # Words for the tokenizer corpus and for warm-up queries/passages/reasoning. Small on purpose.
 WORDS = (
-    "query passage document relevant relevance rank ranking answer question search retrieval result best most "
-    "least first second third order score because mentions topic about match matches keyword evidence partial "
-    "not the a of to in and is are for with on this that which what how why when where who river city music "
-    "history science ocean animal planet energy health law sport water computer language food travel market "
-    "disease climate protein engine bridge garden painting novel battery volcano galaxy vaccine currency"
-).split()
+    "query", "passage", "document", "relevant", "relevance", "rank", "ranking", "answer", "question",
+    "search", "retrieval", "result", "best", "most", "least", "first", "second", "third", "order", "score",
+    "because", "mentions", "topic", "about", "match", "matches", "keyword", "evidence", "partial", "not",
+    "the", "a", "of", "to", "in", "and", "is", "are", "for", "with", "on", "this", "that", "which", "what",
+    "how", "why", "when", "where", "who", "river", "city", "music", "history", "science", "ocean", "animal",
+    "planet", "energy", "health", "law", "sport", "water", "computer", "language", "food", "travel",
+    "market", "disease", "climate", "protein", "engine", "bridge", "garden", "painting", "novel", "battery",
+    "volcano", "galaxy", "vaccine", "currency"
+)
 _INSTRUCTIONS = (
-    "You are a search assistant. Given a query and candidate passages labelled [1] to [20], reason step by step "
-    "inside <think> </think> and give the final answer inside <answer> </answer>.",
+    (
+        "You are a search assistant. Given a query and candidate passages labelled [1] to [20], reason step by "
+        "step inside <think> </think> and give the final answer inside <answer> </answer>."
+    ),
     "Select the single most relevant passage and answer with its label, for example <answer>[3]</answer>.",
     "Rank all passages from most to least relevant, for example <answer>[3] > [1] > [2]</answer>.",
     "Rate how relevant the passage is to the query on a scale from 0 to 10, or answer true or false.",
@@ -94,11 +99,11 @@ def _corpus(seed: int) -> list[str]:
         lines.append("{" + ", ".join(f'"[{i}]": {rng.randint(0, 10)}' for i in range(1, n + 1)) + "}")
     for _ in range(300):
         lines.append(" ".join(rng.choices(words, k=rng.randint(4, 16))) + rng.choice([".", "?", "!", ",", ""]))
-    lines += [" ".join(str(i) for i in range(0, 101)), "true false yes no True False 0.5 1.0"]
+    lines += [" ".join(str(i) for i in range(101)), "true false yes no True False 0.5 1.0"]
     for name in prompts.PARADIGMS:
         paradigm = prompts.get_paradigm(name)
         for _ in range(20):
-            messages, completion = _warmup_example(paradigm, rng, words)
+            messages, completion, _ = _warmup_example(paradigm, rng, words)
             lines += [m["content"] for m in messages] + [completion]
     return lines
 
@@ -160,8 +165,9 @@ def build_model(tokenizer: Any, spec: TinySpec = TinySpec(), seed: int = 0) -> A
 
 def _warmup_example(
     paradigm: Any, rng: random.Random, words: Sequence[str] = WORDS
-) -> tuple[list[dict[str, str]], str]:
-    """One (messages, completion) pair with a random, well-formed answer (format only, never a gold label)."""
+) -> tuple[list[dict[str, str]], str, int]:
+    """(messages, completion, number of passages) with a random, well-formed answer (format only, never a gold
+    label)."""
     name = paradigm.name
     n = 1 if name == "pointwise" else rng.randint(2, 5)
     query = " ".join(rng.choices(words, k=rng.randint(2, 5)))
@@ -175,7 +181,7 @@ def _warmup_example(
     else:  # groupwise
         value = [float(rng.randint(0, 10)) for _ in range(n)]
     reasoning = " ".join(rng.choices(words, k=rng.randint(0, 12)))
-    return paradigm.messages(query, passages), paradigm.render_answer(value, reasoning)
+    return paradigm.messages(query, passages), paradigm.render_answer(value, reasoning), n
 
 
 def _encode_pair(tokenizer: Any, messages: list[dict[str, str]], completion: str) -> tuple[list[int], int]:
@@ -209,7 +215,8 @@ def warm_up(
         batch = []
         for i in range(batch_size):
             paradigm = paradigms[(step * batch_size + i) % len(paradigms)]
-            batch.append(_encode_pair(tokenizer, *_warmup_example(paradigm, rng, words)))
+            messages, completion, _ = _warmup_example(paradigm, rng, words)
+            batch.append(_encode_pair(tokenizer, messages, completion))
         width = max(len(ids) for ids, _ in batch)
         input_ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
         labels = torch.full((batch_size, width), -100, dtype=torch.long)
@@ -236,8 +243,7 @@ def sample_check(model: Any, tokenizer: Any, paradigms: list[Any], *, n: int = 8
     ended, parsed, lengths = 0, 0, []
     for i in range(n):
         paradigm = paradigms[i % len(paradigms)]
-        messages, _ = _warmup_example(paradigm, rng)
-        num_passages = messages[-1]["content"].count("[") if paradigm.name != "pointwise" else 1
+        messages, _, num_passages = _warmup_example(paradigm, rng, _vocabulary())
         enc = tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
@@ -247,7 +253,8 @@ def sample_check(model: Any, tokenizer: Any, paradigms: list[Any], *, n: int = 8
         ended += tokenizer.eos_token_id in ids
         lengths.append(ids.index(tokenizer.eos_token_id) + 1 if tokenizer.eos_token_id in ids else len(ids))
         text = tokenizer.decode(out, skip_special_tokens=True)
-        parsed += bool(paradigm.parse(text, max(1, num_passages)).format_ok)
+        result = paradigm.parse(text, num_passages)
+        parsed += bool(result.ok and result.format_ok)
     return {
         "eos_rate": ended / n,
         "format_ok_rate": parsed / n,

@@ -25,16 +25,16 @@ from rl.tokens import check_answer_tags
 def main(argv: list[str]) -> int:
     script, args, model_args, recipe = parse_args(argv)
     for warning in validate(script, args, model_args):
-        _say(args, f"warning: {warning}")
+        _say(f"warning: {warning}")
     _apply_env(recipe)
 
     tokenizer = load_tokenizer(model_args, args)
     check_context(script, args, _model_config(model_args, args))
-    rows = build_train_rows(script, paradigm_from_script(script), tokenizer, show_progress=_is_main(args))
+    rows = build_train_rows(script, paradigm_from_script(script), tokenizer, show_progress=_is_main())
     reward_funcs, reward_specs = build_reward_funcs(script, rows)
     args.reward_weights = [spec["weight"] for spec in reward_specs]
     check_group_layout(script, args, rows, reward_specs)
-    _say(args, describe_plan(script, args, model_args, rows, reward_specs))
+    _say(describe_plan(script, args, model_args, rows, reward_specs))
     if script.dry_run:
         return 0
 
@@ -44,7 +44,7 @@ def main(argv: list[str]) -> int:
     meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
     trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
     if checkpoint:
-        _say(args, f"resuming from {checkpoint}")
+        _say(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)
     save_final(trainer, script, model_args, tokenizer, meta)
     return 0
@@ -156,11 +156,11 @@ def save_final(trainer: Any, script: Any, model_args: Any, tokenizer: Any, meta:
     final = {**meta, "step": trainer.state.global_step}
     write_metadata(output_dir, final)
     trainer.create_model_card(model_name=Path(output_dir).name)
-    _say(trainer.args, f"saved {output_dir} (step {trainer.state.global_step})")
+    _say(f"saved {output_dir} (step {trainer.state.global_step})")
     if model_args.use_peft and script.merge_lora:
         merged = merge_adapter(output_dir, tokenizer)
         write_metadata(merged, {**final, "adapter": False, "merged_from_adapter": True})
-        _say(trainer.args, f"saved merged weights in {merged}")
+        _say(f"saved merged weights in {merged}")
 
 
 def merge_adapter(adapter_dir: str, tokenizer: Any) -> Path:
@@ -213,12 +213,12 @@ def _dataset_label(rows: TrainRows) -> str:
     return rows.source.get("dataset_dir") or rows.source.get("data_source") or "rows"
 
 
-def _is_main(args: Any) -> bool:
+def _is_main() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _say(args: Any, message: str) -> None:
-    if _is_main(args):
+def _say(message: str) -> None:
+    if _is_main():
         print(f"rankrl train: {message}", file=sys.stderr, flush=True)
 
 

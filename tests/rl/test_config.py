@@ -36,7 +36,7 @@ def test_script_fields_do_not_clash_with_trl_configs():
 def test_precedence_default_then_yaml_then_cli(tmp_path):
     recipe = write(tmp_path, "paradigm: listwise\nlearning_rate: 2.0e-4\nnum_generations: 4\n"
                              "per_device_train_batch_size: 8\ngroup_size: 6\n")
-    script, args, model, loaded = parse_args(["--config", str(recipe), *CPU])
+    script, args, _, loaded = parse_args(["--config", str(recipe), *CPU])
     assert (script.paradigm, args.learning_rate, script.group_size) == ("listwise", 2.0e-4, 6)
     assert script.top_n == 100 and args.beta == 0.0  # untouched defaults
     assert loaded.path == recipe
@@ -72,8 +72,8 @@ def test_unknown_flag_and_bad_value_are_config_errors(tmp_path):
     ("raw", "processes", "needle"),
     [
         ({"per_device_train_batch_size": 8, "num_generations": 3}, 1,
-         "generation batch = per_device_train_batch_size (8) × processes (1) × gradient_accumulation_steps (1) = 8 "
-         "is not a multiple of num_generations (3)"),
+         ("generation batch = per_device_train_batch_size (8) × processes (1) × gradient_accumulation_steps (1) "
+          "= 8 is not a multiple of num_generations (3)")),
         ({"per_device_train_batch_size": 2, "num_generations": 8}, 3, "multiple of 8 (e.g. 8)"),
         ({"per_device_train_batch_size": 2, "num_generations": 8}, 2, "multiple of 4 (e.g. 4), or num_generations"),
         ({"per_device_train_batch_size": 4, "num_generations": 1}, 1, "num_generations must be >= 2"),
@@ -98,7 +98,9 @@ def test_batch_arithmetic_accepts_valid_layouts():
 
 def test_process_count_is_part_of_the_check(tmp_path):
     recipe = write(tmp_path, "per_device_train_batch_size: 2\nnum_generations: 8\n")
-    parse_args(["--config", str(recipe), *CPU], num_processes=4)
+    _, args, _, _ = parse_args(["--config", str(recipe), *CPU], num_processes=4)
+    assert args.per_device_train_batch_size == 2 and args.generation_batch_size == 8
+    assert args.steps_per_generation == 1
     with pytest.raises(ConfigError, match=r"processes \(3\)"):
         parse_args(["--config", str(recipe), *CPU], num_processes=3)
 
@@ -191,6 +193,19 @@ def test_validate_vllm_context_and_mode():
     assert validate(script, args, model) == []
 
 
+def test_validate_refuses_loggers_that_are_not_installed(monkeypatch):
+    from transformers import integrations
+
+    monkeypatch.setattr(integrations, "get_available_reporting_integrations", lambda: ["tensorboard"])
+    script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "64", "--report_to", "wandb")
+    with pytest.raises(ConfigError, match="report_to wandb: the wandb package is not installed"):
+        validate(script, args, model)
+    assert validate(script, args, model, check_device=False) == []
+    script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "64",
+                                  "--report_to", "tensorboard")
+    assert validate(script, args, model) == []
+
+
 def test_validate_device_rules():
     script, args, model = parse_args(["--model_name_or_path", "m", "--data_source", "synthetic",
                                       "--max_prompt_tokens", "64", "--use_cpu", "true", "--bf16", "true",
@@ -211,6 +226,8 @@ def test_every_recipe_parses_and_validates(recipes_dir):
         "pointwise-qwen2.5-7b.yaml",
     }
     for path in recipes:
+        if path.name.startswith("sft-"):
+            continue  # SFT recipes: see test_every_sft_recipe_parses_and_validates
         if path.name == "tiny.yaml":
             script, args, model, _ = parse_args(["--config", str(path)])
             assert validate(script, args, model, check_paths=False) == []
@@ -241,3 +258,22 @@ def test_rank_r1_recipes_carry_the_published_settings(recipes_dir):
         assert (script.max_prompt_tokens, args.max_completion_length) == (4096, 2048)
         assert (script.data_source, script.group_size, script.positives_per_group) == ("tevatron:hf", 20, 1)
         assert script.paradigm == "setwise" and script.reward_specs() == [{"name": "setwise_choice", "weight": 1.0}]
+
+
+def test_every_sft_recipe_parses_and_validates(recipes_dir):
+    from trl import SFTConfig
+
+    from rl.sft import SFTScriptArguments, validate_sft
+
+    recipes = sorted(recipes_dir.glob("sft-*.yaml"))
+    assert {p.name for p in recipes} >= {"sft-tiny.yaml", "sft-listwise-qwen2.5-7b.yaml"}
+    for path in recipes:
+        flags = ["--config", str(path), "--traces", "traces.jsonl"]
+        if path.name != "sft-tiny.yaml":
+            flags += ["--use_cpu", "true"]
+        script, args, model, _ = parse_args(flags, script_type=SFTScriptArguments, config_type=SFTConfig,
+                                            num_processes=8)
+        validate_sft(script, args, model, check_device=path.name == "sft-tiny.yaml", check_paths=False)
+        assert script.max_prompt_tokens < args.max_length and args.completion_only_loss is True
+        with pytest.raises(ConfigError, match="num_generations"):
+            parse_args([*flags, "--num_generations", "4"], script_type=SFTScriptArguments, config_type=SFTConfig)
