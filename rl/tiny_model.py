@@ -274,9 +274,12 @@ def build_tiny_model(
     paradigm: str = "all",
     spec: TinySpec = TinySpec(),
     overwrite: bool = False,
+    threads: int | None = 1,
     log: Any = print,
 ) -> dict[str, Any]:
-    """Build, optionally warm up, and save a tiny model to ``directory`` (written whole, then renamed into place)."""
+    """Build, optionally warm up, and save a tiny model to ``directory`` (written whole, then renamed into place).
+
+    ``threads``: torch CPU threads during the warm-up (restored afterwards); None keeps torch's setting."""
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()) and not overwrite:
         raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
@@ -294,9 +297,17 @@ def build_tiny_model(
         "vocab": len(tokenizer),
     }
     if warmup_steps:
-        info["warmup"] = warm_up(model, tokenizer, paradigms, warmup_steps, seed=seed)
-        info["warmup"]["paradigms"] = [p.name for p in paradigms]
-        info["sample_check"] = sample_check(model, tokenizer, paradigms)
+        import torch
+
+        previous = torch.get_num_threads()
+        if threads:  # a 64-wide model: thread start-up costs more than it saves, and contention much more
+            torch.set_num_threads(threads)
+        try:
+            info["warmup"] = warm_up(model, tokenizer, paradigms, warmup_steps, seed=seed)
+            info["warmup"]["paradigms"] = [p.name for p in paradigms]
+            info["sample_check"] = sample_check(model, tokenizer, paradigms)
+        finally:
+            torch.set_num_threads(previous)
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
@@ -350,14 +361,13 @@ def main(argv: list[str]) -> int:
         help="paradigm whose answer format the warm-up teaches: setwise, listwise, pointwise, groupwise or all",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=1,
+        help="torch CPU threads for the warm-up (default 1: fastest for a model this small; 0: torch's choice)",
+    )
     args = parser.parse_args(argv)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
     build_tiny_model(
         args.directory, seed=args.seed, warmup_steps=args.warmup_steps, paradigm=args.paradigm,
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, threads=args.threads or None,
     )
     return 0

@@ -102,9 +102,11 @@ def test_warm_up_teaches_the_format_and_eos_with_varied_lengths(warm_tiny_model)
 def test_single_paradigm_warm_up_writes_rankrl_json(tmp_path):
     from rl.metadata import read_metadata
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(2)
     folder = tmp_path / "setwise"
     info = build_tiny_model(folder, warmup_steps=20, paradigm="setwise", log=lambda *_: None)
+    assert torch.get_num_threads() == 2  # the warm-up's single thread is restored
+    torch.set_num_threads(1)
     meta = read_metadata(folder)
     assert meta["paradigm"] == "setwise" and meta["template"]["name"] == "setwise"
     assert info["warmup"]["steps"] == 20 and info["warmup"]["final_loss"] < 6.0
