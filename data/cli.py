@@ -154,8 +154,9 @@ def _validate(args: argparse.Namespace) -> None:
         raise ConfigError(f"--num-proc must be >= 1, got {args.num_proc}")
     if args.out.exists() and not args.overwrite:
         raise RankrlError(f"output folder {args.out} already exists; pass --overwrite to replace it")
-    if args.out.exists() and not args.out.is_dir():
-        raise RankrlError(f"--out {args.out} is a file, not a folder")
+    from data.rows import check_replaceable
+
+    check_replaceable(args.out)
     check_creatable(args.out, "--out")  # before any data is read: a bad path must not cost the whole build
 
 

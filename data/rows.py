@@ -612,6 +612,20 @@ def rows_to_dataset(rows: Sequence[dict[str, Any]]):
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 
+def check_replaceable(out: Path) -> None:
+    """``--overwrite`` replaces only what ``rankrl data build`` wrote (a folder with ``build.json``) or an empty
+    folder: a mistyped ``--out`` (``.``, a home folder, a checkpoint) must never be deleted."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise RankrlError(f"--out {out} is a file, not a folder")
+    if any(out.iterdir()) and not (out / BUILD_INFO).is_file():
+        raise RankrlError(
+            f"refusing to replace {out}: it is not empty and was not written by `rankrl data build` (no "
+            f"{BUILD_INFO}); choose another --out or remove the folder yourself"
+        )
+
+
 def save_rows(dataset: Any, out_dir: str | Path, build_info: dict[str, Any], overwrite: bool = False) -> Path:
     """Save ``dataset`` + ``build.json`` to ``out_dir`` atomically: written to a sibling temp dir, renamed."""
     import json
@@ -619,6 +633,7 @@ def save_rows(dataset: Any, out_dir: str | Path, build_info: dict[str, Any], ove
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise RankrlError(f"output folder {out} already exists; pass --overwrite to replace it")
+    check_replaceable(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:

@@ -23,7 +23,7 @@ import hashlib
 import random
 
 from data.errors import ConfigError
-from data.records import Benchmark, Passage, Query, Qrels, Run
+from data.records import Benchmark, Passage, Qrels, Query, Run
 
 SPLITS = ("train", "test")
 TASKS = ("match", "marker")
@@ -100,7 +100,7 @@ def synthetic_benchmark(
     for q in range(num_queries):
         qid = f"{split}-q{q:0{width}d}"
         keyword = rng.choice(query_keywords)
-        queries[qid] = Query(qid, f"{keyword}" if task == "match" else f"{keyword}")
+        queries[qid] = Query(qid, keyword)
         relevant = rng.randrange(group_size)
         others = rng.sample([k for k in keywords if k != keyword], group_size - 1)
         docids = []

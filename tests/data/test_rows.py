@@ -280,6 +280,7 @@ def test_save_refuses_existing_folder_unless_overwrite(tmp_path, listwise_rows):
     out = tmp_path / "rows"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
+    (out / "build.json").write_text("{}")  # an earlier `rankrl data build` output: --overwrite may replace it
     with pytest.raises(RankrlError, match="already exists"):
         save_rows(dataset, out, {})
     assert (out / "keep.txt").read_text() == "mine"

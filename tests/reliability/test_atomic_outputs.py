@@ -51,3 +51,22 @@ def test_check_creatable_rejects_a_file_ancestor(tmp_path):
 def test_check_creatable_rejects_an_uncreatable_folder():
     with pytest.raises(RankrlError, match=r"--out /proc/rankrl-x/out cannot be created in /proc"):
         check_creatable("/proc/rankrl-x/out", "--out")
+
+
+def test_overwrite_never_deletes_a_folder_rankrl_did_not_write(tmp_path):
+    """`rankrl data build --out . --overwrite` (a typo) must not delete the user's files."""
+    import datasets
+
+    from data.rows import save_rows
+
+    precious = tmp_path / "thesis"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    with pytest.raises(RankrlError, match="refusing to replace"):
+        save_rows(datasets.Dataset.from_list([{"qid": "q1"}]), precious, {}, overwrite=True)
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    save_rows(datasets.Dataset.from_list([{"qid": "q1"}]), empty, {}, overwrite=True)  # empty: fine
+    save_rows(datasets.Dataset.from_list([{"qid": "q2"}]), empty, {}, overwrite=True)  # our own build: fine
+    assert (empty / "build.json").is_file()

@@ -312,12 +312,15 @@ def test_unknown_config_key(key, ctx):
 
 ARITHMETIC: dict[str, Builder] = {
     "data-build": lambda c: Case(c.build("--top-n", "2"), ("top", "group")),
+    "tiny-model": lambda c: Case(["tiny-model", str(c.root / "tm"), "--warmup-steps", "-1"],
+                                 ("--warmup-steps", ">= 0")),
     "train-num-generations": lambda c: Case(
         c.train("--num_generations", "3"),
         ("num_generations (3)", "per_device_train_batch_size", "multiple of 3")),
     "train-processes": lambda c: Case(
         c.train("--num_generations", "8", "--per_device_train_batch_size", "4"),
-        ("processes (3)", "num_generations (8)"), env={"WORLD_SIZE": "3"}),
+        ("processes (3)", "num_generations (8)", "Set per_device_train_batch_size to a multiple of 8"),
+        env={"WORLD_SIZE": "3"}),
     "train-generation-batch": lambda c: Case(
         c.train("--generation_batch_size", "12"), ("generation_batch_size (12)", "per_device_train_batch_size")),
     "sft-max-length": lambda c: Case(c.sft("--max_prompt_tokens", "600"),
@@ -410,6 +413,8 @@ def _existing(ctx: Ctx, name: str, content: str | None = None) -> Path:
 
 EXISTING: dict[str, Builder] = {
     "data-build": lambda c: (_existing(c, "rows-out"), Case(c.build(), ("rows-out", "--overwrite")))[1],
+    "data-build-overwrite-foreign": lambda c: (_existing(c, "rows-out"),
+                                               Case(c.build("--overwrite"), ("refusing to replace", "rows-out")))[1],
     "tiny-model": lambda c: Case(["tiny-model", str(_existing(c, "tm")), "--warmup-steps", "0"], ("tm", "--overwrite")),
     "train": lambda c: (_existing(c, "train-out", "a file"), Case(c.train(), ("train-out",)))[1],
     "sft": lambda c: (_existing(c, "sft-out", "a file"), Case(c.sft(), ("sft-out",)))[1],

@@ -218,9 +218,10 @@ def test_trust_remote_code_defaults_off():
     assert recipes
     for recipe in recipes:  # no shipped recipe turns it on (GPU recipes cannot build a GRPOConfig on CPU)
         assert read_recipe(recipe).values.get("trust_remote_code", False) is False, recipe
-    eval_help = subprocess.run([sys.executable, "-m", "rl.cli", "eval", "--help"], capture_output=True, text=True,
-                               env=cli_env(), check=False).stdout
-    assert "remote" not in eval_help  # rankrl eval offers no switch to run a model repository's code
+    from eval.cli import build_parser
+
+    eval_args = build_parser().parse_args(["--model", "m", "--benchmark", "trec-dl-2019", "--out", "o"])
+    assert getattr(eval_args, "trust_remote_code", False) is False  # off unless a flag turns it on
 
 
 REMOTE_CODE = '''
