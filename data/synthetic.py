@@ -7,14 +7,17 @@ order, so the first stage carries no signal and the reranker must read the passa
 
 Tasks (keyword-only ``task=``):
 
-- ``"match"``: the query names a keyword; the relevant passage contains it, every other passage contains a
-  different keyword (so all passages look alike apart from which keyword they carry).
-- ``"marker"``: relevance shows in the passage's own content: the relevant passage carries the marker word
-  ``MARKER`` and the others do not; the query names a keyword that every passage of the group shares.
+- ``"marker"`` (the quickstart's): relevance shows in the passage's own content — the relevant passage carries
+  the word ``MARKER`` ("evidence"), the others do not; every passage of the group contains the query's keyword,
+  so only the marker tells them apart. ``marker_position="start"`` puts the marker first (a fixed offset from
+  the passage label, which a setwise model must copy); ``"random"`` anywhere in the passage.
+- ``"match"``: the query names a keyword; the relevant passage contains it and every other passage contains a
+  different keyword. Harder: the model must compare the query with each passage (the tiny model did not learn
+  it within the quickstart's budget, even with gold labels; see the README's findings).
 
-Train and held-out splits are disjoint: their qids/docids carry the split name, they are drawn from
-independent random streams, and (``match``) their query keywords come from disjoint halves of the vocabulary
-when ``disjoint_keywords=True``.
+Train and held-out splits are disjoint: qids and docids carry the split name (``train-q07-d2``), each split is
+drawn from its own random stream (seed and split hashed together), and with ``disjoint_keywords=True`` the two
+splits' query keywords come from disjoint halves of the vocabulary.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from data.records import Benchmark, Passage, Qrels, Query, Run
 
 SPLITS = ("train", "test")
 TASKS = ("match", "marker")
+MARKER_POSITIONS = ("random", "start")
 MARKER = "evidence"  # one token in the tiny model's tokenizer (its corpus holds the word)
 
 # Short, common English words: byte-level BPE trained on them (the tiny model's tokenizer) keeps them whole.
@@ -80,6 +84,8 @@ def synthetic_benchmark(
         raise ConfigError(f"synthetic task {task!r} is not one of {', '.join(TASKS)}")
     if num_queries < 1:
         raise ConfigError(f"num_queries must be >= 1, got {num_queries}")
+    if marker_position not in MARKER_POSITIONS:
+        raise ConfigError(f"marker_position {marker_position!r} is not one of {', '.join(MARKER_POSITIONS)}")
     if passage_words < 0:
         raise ConfigError(f"passage_words must be >= 0, got {passage_words}")
     keywords = list(KEYWORDS)
