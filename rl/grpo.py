@@ -122,7 +122,11 @@ class RankrlGRPOTrainer(GRPOTrainer):
         total[unscorable] = torch.nan
         grouped = total.view(-1, num_generations)
         std = nanstd(grouped, dim=1)
-        same = torch.isclose(std, torch.zeros_like(std)) | torch.isnan(std)
+        # Not torch.isclose(std, 0) (atol 1e-8): weighted totals such as 1.0 + 0.2 * 1.0 are not exact in
+        # float32, and the std of 8 identical totals comes out ~1e-7 from summation rounding. A relative
+        # tolerance far below any real reward difference counts such groups as the zero-variance groups they are.
+        scale = 1.0 + grouped.abs().nan_to_num(0.0).amax(dim=1)
+        same = (std <= 1e-6 * scale) | torch.isnan(std)
         return same.repeat_interleave(num_generations)
 
     def _generate_and_score_completions(self, inputs):

@@ -167,3 +167,11 @@ def test_eval_batches_are_never_dropped(monkeypatch, mode):
     out = _run(trainer, monkeypatch)
     assert out["completion_mask"].sum().item() == 22
     assert trainer._metrics["eval"]["rankrl/zero_variance_fraction"] == [0.5]
+
+
+def test_zero_variance_survives_float32_rounding_of_weighted_totals():
+    """1.0 + 0.2 * 1.0 is not exact in float32: 8 identical totals have a std of ~1e-7, still zero variance."""
+    rewards = torch.tensor([[1.0, 1.0]] * 8 + [[1.0, 1.0]] * 7 + [[0.0, 1.0]])
+    trainer = _trainer("keep", weights=(1.0, 0.2), num_generations=8)
+    zero = trainer._group_zero_variance(rewards, 8)
+    assert zero.tolist() == [True] * 8 + [False] * 8
