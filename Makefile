@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast demo bench clean
+.PHONY: install test test-fast demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The quickstart on the embedded default: tiny model, synthetic task, warm-up, GRPO, evaluation, report + plots.
+demo: $(STAMP)
+	$(BIN)/rankrl demo --out outputs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

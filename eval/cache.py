@@ -5,6 +5,11 @@ keyed by a hash of (model id, prompt, sampling settings, sample number). Rerunni
 back, generates only the prompts not in it, and so produces the identical run. A process killed mid-write
 (``kill -9``) leaves at most one truncated last line: it is dropped (and cut from the file before appending);
 a malformed line anywhere else means the file was damaged and is reported with its line number.
+
+Each record also names the model id it was generated with (path + weights fingerprint, see
+``backends.hf.model_id``). The key already depends on it, so completions of other weights are never reused;
+``set_aside_other_models`` moves such records to a side file so the cache holds only what this run can use, and
+the caller can say why everything is regenerated.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,6 +25,8 @@ from data.errors import DataFormatError
 from eval.backends.base import Generation, Prompt, Sampling
 
 CACHE_FILE = "completions.cache.jsonl"
+STALE_SUFFIX = ".stale"
+"""``completions.cache.jsonl.stale``: records of other weights, set aside (appended), never read back."""
 
 
 def sampling_blob(sampling: Sampling) -> bytes:
@@ -45,11 +53,16 @@ def cache_key(model_id: str, prompt: Prompt, sampling: Sampling, blob: bytes | N
 
 
 class CompletionCache:
-    """Append-only completion store backed by one JSONL file (``{"key": ..., "generation": {...}}`` per line)."""
+    """Append-only completion store backed by one JSONL file (``{"key", "model", "generation"}`` per line).
 
-    def __init__(self, path: str | Path):
+    ``model_id``: the id new records are tagged with (``None``: untagged, as older rankrl versions wrote them).
+    """
+
+    def __init__(self, path: str | Path, model_id: str | None = None):
         self.path = Path(path)
+        self.model_id = model_id
         self._entries: dict[str, Generation] = {}
+        self._models: dict[str, str | None] = {}
         self.dropped_partial_line = False
         if self.path.exists():
             self._load()
@@ -86,9 +99,40 @@ class CompletionCache:
 
     def _add(self, record: dict, _line: int) -> None:
         key = record["key"]
-        if not isinstance(key, str):
-            raise TypeError("key is not a string")
+        model = record.get("model")
+        if not isinstance(key, str) or not (model is None or isinstance(model, str)):
+            raise TypeError("key or model is not a string")
         self._entries[key] = Generation.from_json(record["generation"])
+        self._models[key] = model
+
+    def _line(self, key: str, generation: Generation, model: str | None) -> str:
+        record = {"key": key, **({"model": model} if model is not None else {}), "generation": generation.to_json()}
+        return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+    def models(self) -> Counter:
+        """How many cached completions each model id generated (``None``: untagged records)."""
+        return Counter(self._models.values())
+
+    def set_aside_other_models(self) -> dict[str | None, int]:
+        """Move the records of model ids other than ``self.model_id`` to ``<file>.stale`` (appended) and rewrite the
+        cache atomically without them. Returns how many were moved per model id ({} when none)."""
+        if self.model_id is None:
+            return {}
+        other = {k: m for k, m in self._models.items() if m != self.model_id}
+        if not other:
+            return {}
+        from data.atomic import atomic_write_text
+
+        stale = self.path.with_name(self.path.name + STALE_SUFFIX)
+        with open(stale, "a", encoding="utf-8") as handle:
+            handle.write("".join(self._line(k, self._entries[k], m) for k, m in other.items()))
+            handle.flush()
+            os.fsync(handle.fileno())
+        for key in other:
+            del self._entries[key]
+            del self._models[key]
+        atomic_write_text(self.path, "".join(self._line(k, g, self._models[k]) for k, g in self._entries.items()))
+        return dict(Counter(other.values()))
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -107,8 +151,8 @@ class CompletionCache:
         lines = []
         for key, generation in items:
             self._entries[key] = generation
-            record = {"key": key, "generation": generation.to_json()}
-            lines.append(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self._models[key] = self.model_id
+            lines.append(self._line(key, generation, self.model_id))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write("".join(lines))

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from data.errors import RankrlError
 
@@ -114,15 +115,55 @@ RunLike = Mapping[str, Sequence[tuple[str, float]] | Mapping[str, float]]
 """A ``Run`` (qid -> [(docid, score)]) or pytrec_eval's own form (qid -> {docid: score}), used as is."""
 
 
-def _run_dict(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
+# Documents converted and scored per pytrec_eval call. pytrec_eval only reads dicts, so a Run's lists must be
+# converted; done a piece at a time, the new dicts and the docid/score objects they point to are still in the CPU
+# cache when pytrec_eval reads them, which cuts the added cost by about a third against converting the whole run
+# first (measured in benchmarks/metrics.py). Per-query values do not depend on how the run is split.
+_PIECE_DOCS = 4096
+
+
+def _pieces(run: RunLike, size: int) -> Iterator[list[tuple[str, Any]]]:
+    """``run.items()`` in consecutive pieces of about ``size`` documents (whole queries)."""
+    piece: list[tuple[str, Any]] = []
+    docs = 0
+    for item in run.items():
+        piece.append(item)
+        try:
+            docs += len(item[1])
+        except TypeError:  # not a ranking at all: _run_dict reports it
+            docs += 1
+        if docs >= size:
+            yield piece
+            piece, docs = [], 0
+    if piece:
+        yield piece
+
+
+def _run_dict(qrels: Mapping[str, Mapping[str, int]], items: Iterable[tuple[str, Any]],
               excluded: Mapping[str, Iterable[str]] | None) -> dict[str, dict[str, float]]:
-    """pytrec_eval's run input, restricted to judged queries, with excluded documents removed.
+    """pytrec_eval's run input for ``items`` (qid, ranking) pairs of a run, restricted to judged queries, with
+    excluded documents removed.
 
     Building these dicts is the main cost rankrl adds to pytrec_eval (see benchmarks/metrics.py); rankings
     that already are dicts are passed through without a copy unless documents must be excluded.
     """
+    items = list(items)
+    if not excluded:
+        # The common case in one comprehension (a Python-level loop with per-query branches costs ~10% more);
+        # anything unusual (a document listed twice, an empty or malformed ranking) takes the loop below, which
+        # keeps or raises exactly as it always has.
+        try:
+            fast = {qid: r if isinstance(r, dict) else dict(r) for qid, r in items if qid in qrels}
+        except Exception:  # noqa: BLE001 - re-raised by the loop below, in run order
+            fast = None
+        if (
+            fast is not None
+            and all(fast.values())
+            and list(map(len, fast.values())) == [len(r) for qid, r in items if qid in qrels]
+        ):
+            return fast
     out: dict[str, dict[str, float]] = {}
-    for qid, ranking in run.items():
+    for qid, ranking in items:
         if qid not in qrels:
             continue
         drop = excluded.get(qid) if excluded else None
@@ -164,40 +205,57 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
     if len(set(names)) != len(names):
         raise RankrlError(f"metric listed twice: {sorted({n for n in names if names.count(n) > 1})}")
 
-    run_dict = _run_dict(qrels, run, excluded)
-    missing = [qid for qid in qrels if qid not in run_dict]
-
     # pytrec_eval takes one relevance level per evaluator: group measures by their level. nDCG ignores the
     # level (it uses raw grades), so it joins the default group.
     groups: dict[int, set[str]] = {}
     for m in measures:
         level = m.rel if m.rel is not None else rel_level
         groups.setdefault(level if m.family in _BINARY else rel_level, set()).add(m.pytrec_measure())
-    results: dict[int, dict[str, dict[str, float]]] = {}
-    if run_dict:
-        qrels_dict = qrels if isinstance(qrels, dict) else {qid: dict(judged) for qid, judged in qrels.items()}
-        for level, strings in groups.items():
-            evaluator = pytrec_eval.RelevanceEvaluator(qrels_dict, strings, relevance_level=level)
-            results[level] = evaluator.evaluate(run_dict)
+    results: dict[int, dict[str, dict[str, float]]] = {level: {} for level in groups}
+    evaluators: dict[int, pytrec_eval.RelevanceEvaluator] = {}
+    scored: set[str] = set()  # judged queries with a (non-empty) ranking
+    pieces = _pieces(run, _PIECE_DOCS)
+    for piece in pieces:
+        part = _run_dict(qrels, piece, excluded)
+        if not part:
+            continue
+        try:
+            if not evaluators:  # built on the first ranking to score, as pytrec_eval needs at least one
+                qrels_dict = (
+                    qrels if isinstance(qrels, dict) else {qid: dict(judged) for qid, judged in qrels.items()}
+                )
+                evaluators = {
+                    level: pytrec_eval.RelevanceEvaluator(qrels_dict, strings, relevance_level=level)
+                    for level, strings in groups.items()
+                }
+            for level, evaluator in evaluators.items():
+                results[level].update(evaluator.evaluate(part))
+        except Exception:
+            # A malformed ranking later in the run is reported first, as when the whole run was converted first.
+            for rest in pieces:
+                _run_dict(qrels, rest, excluded)
+            raise
+        scored.update(part)
+    missing = [qid for qid in qrels if qid not in scored]
 
-    # Per-query values, renamed to ir_measures names; comprehensions because this runs for every query.
-    lookups, rr_cuts = [], []
+    # Per-query values, renamed to ir_measures names: one column per measure (in qrels order), then one dict per
+    # query; comprehensions because this runs for every query.
+    columns: list[list[float]] = []
     for m in measures:
         level = (m.rel if m.rel is not None else rel_level) if m.family in _BINARY else rel_level
-        lookups.append((m.name, results.get(level, {}), m.pytrec_measure()))
+        rows, key = results.get(level, {}), m.pytrec_measure()
+        column = [rows[qid][key] if qid in rows else 0.0 for qid in qrels]
         if m.family == "RR" and m.cutoff is not None:
-            rr_cuts.append((m.name, m.cutoff))
+            # RR@k from trec_eval's recip_rank = 1/r (r = rank of the first relevant document in trec_eval's
+            # order): identical to recip_rank on the run cut at k (checked in the tests), without a second pass.
+            cutoff = m.cutoff
+            column = [0.0 if value > 0.0 and round(1.0 / value) > cutoff else value for value in column]
+        columns.append(column)
     per_query: dict[str, dict[str, float]] = {
-        qid: {name: (rows[qid][key] if qid in rows else 0.0) for name, rows, key in lookups} for qid in qrels}
-    for name, cutoff in rr_cuts:
-        # RR@k from trec_eval's recip_rank = 1/r (r = rank of the first relevant document in trec_eval's order):
-        # identical to recip_rank on the run cut at k (checked in the tests), without a second pass over the run.
-        for values in per_query.values():
-            value = values[name]
-            if value > 0.0 and round(1.0 / value) > cutoff:
-                values[name] = 0.0
+        qid: dict(zip(names, values)) for qid, values in zip(qrels, zip(*columns))
+    }
     n = len(per_query)
-    mean = {name: sum(values[name] for values in per_query.values()) / n for name in names}
+    mean = {name: sum(column) / n for name, column in zip(names, columns)}
     if missing:
         shown = ", ".join(missing[:20]) + (f", ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
         log.warning("%d of %d judged queries have no ranking in the run and score 0: %s", len(missing), n, shown)

@@ -155,11 +155,18 @@ def parse_reward_spec(item: Any, index: int = 0) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------------- parsing
 
 
-def make_parser(script_type: type = ScriptArguments, config_type: type | None = None) -> Any:
-    """TRL's parser over (rankrl fields, trainer config, ModelConfig). Field-name clashes fail loudly here."""
-    from trl import GRPOConfig, ModelConfig, TrlParser
+def make_parser(script_type: type = ScriptArguments, config_type: type | str | None = None) -> Any:
+    """TRL's parser over (rankrl fields, trainer config, ModelConfig). Field-name clashes fail loudly here.
 
-    parser = TrlParser((script_type, config_type or GRPOConfig, ModelConfig))
+    ``config_type``: the trainer config class, or its name in ``trl`` (``"SFTConfig"``) so callers need not import
+    TRL themselves; default ``GRPOConfig``. Abbreviated flags are refused (``--warmup 3`` must not silently mean
+    ``--warmup_steps``)."""
+    import trl
+    from trl import ModelConfig, TrlParser
+
+    if config_type is None or isinstance(config_type, str):
+        config_type = getattr(trl, config_type or "GRPOConfig")
+    parser = TrlParser((script_type, config_type, ModelConfig), allow_abbrev=False)
 
     def error(message: str) -> None:  # argparse would print usage and exit; rankrl reports a ConfigError
         raise ConfigError(message)
@@ -180,17 +187,16 @@ def parse_args(
     argv: list[str],
     *,
     script_type: type = ScriptArguments,
-    config_type: type | None = None,
+    config_type: type | str | None = None,
     num_processes: int | None = None,
     prog: str = "rankrl train",
 ) -> tuple[Any, Any, Any, Recipe | None]:
     """Recipe + flags -> (script args, trainer config, ModelConfig, recipe). Raises ``ConfigError``.
 
-    ``num_processes`` defaults to this launch's world size; pass the intended count to check a recipe for a
-    cluster from a laptop.
+    The recipe is read (YAML syntax, duplicate keys, a mapping) before TRL is imported, so a typo in it is
+    reported at once rather than after seconds of imports. ``num_processes`` defaults to this launch's world
+    size; pass the intended count to check a recipe for a cluster from a laptop.
     """
-    parser = make_parser(script_type, config_type)
-    parser.prog = prog
     argv = list(argv)
     recipe = None
     if "--config" in argv:
@@ -199,6 +205,9 @@ def parse_args(
             raise ConfigError("--config needs a recipe path")
         recipe = read_recipe(argv[i + 1])
         del argv[i : i + 2]
+    parser = make_parser(script_type, config_type)
+    parser.prog = prog
+    if recipe is not None:
         values = dict(recipe.values)
         values.pop("env", None)  # applied by the caller after validation (TRL's `env:` block)
         unknown = sorted({k[2:] for k in parser.set_defaults_with_config(**values)[::2]})
@@ -251,23 +260,24 @@ def _int(raw: dict[str, Any], key: str, default: int | None = None) -> int | Non
 
 
 def check_batch_arithmetic(raw: dict[str, Any], num_processes: int) -> None:
-    """GRPO's batch constraints, checked on the raw values with a message saying what to change.
+    """Batch sizes >= 1 (any trainer), then GRPO's batch constraints, checked on the raw values with a message
+    saying what to change.
 
     A generation batch holds ``per_device_train_batch_size × processes × steps_per_generation`` completions
     (``steps_per_generation`` defaults to ``gradient_accumulation_steps``); it must hold whole groups of
     ``num_generations`` completions of the same prompt.
     """
-    if "num_generations" not in raw:  # not a GRPO config (e.g. SFT): no generation groups to keep whole
-        return
     per_device = _int(raw, "per_device_train_batch_size", 8)
     accumulation = _int(raw, "gradient_accumulation_steps", 1)
-    num_generations = _int(raw, "num_generations", 8)
-    generation_batch = _int(raw, "generation_batch_size")
-    steps_per_generation = _int(raw, "steps_per_generation")
     for name, value in (("per_device_train_batch_size", per_device),
                         ("gradient_accumulation_steps", accumulation)):
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
+    if "num_generations" not in raw:  # not a GRPO config (e.g. SFT): no generation groups to keep whole
+        return
+    num_generations = _int(raw, "num_generations", 8)
+    generation_batch = _int(raw, "generation_batch_size")
+    steps_per_generation = _int(raw, "steps_per_generation")
     if num_generations is None or num_generations < 2:
         raise ConfigError(
             f"num_generations must be >= 2 (GRPO compares completions of the same prompt), got {num_generations}"
@@ -334,6 +344,8 @@ def validate(
 
     if not model_args.model_name_or_path:
         problems.append("model_name_or_path is not set (a hub id or a local folder, e.g. from `rankrl tiny-model`)")
+    if check_paths:
+        problems += check_model_and_output(model_args, args)
     problems += _check_data_source(script, check_paths)
     problems += _check_prompts_and_rewards(script)
     if script.zero_variance not in ZERO_VARIANCE_POLICIES:
@@ -362,6 +374,28 @@ def validate(
     if problems:
         raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
     return warnings
+
+
+def check_model_and_output(model_args: Any, args: Any) -> list[str]:
+    """A local model folder that does not exist, and an ``output_dir`` that is a file or cannot be created: found
+    now, not after the data is built and the model loaded (train and sft)."""
+    from data.atomic import check_creatable
+    from eval.backends.hf import missing_local_model
+
+    problems = []
+    model = model_args.model_name_or_path
+    if model and missing_local_model(model):
+        problems.append(f"model folder not found: {model} (model_name_or_path)")
+    output_dir = getattr(args, "output_dir", None)
+    if output_dir:
+        if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+            problems.append(f"output_dir {output_dir} exists and is not a folder")
+        else:
+            try:
+                check_creatable(output_dir, "output_dir")
+            except RankrlError as err:
+                problems.append(str(err))
+    return problems
 
 
 def _check_data_source(script: Any, check_paths: bool) -> list[str]:

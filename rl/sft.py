@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from data.errors import ConfigError, DataFormatError, RankrlError
-from rl.checkpoint import MetadataCallback, _version, resume_checkpoint
-from rl.config import check_context, paradigm_from_script, parse_args
+from rl.checkpoint import _version, guard_checkpoint_loading, resume_checkpoint
+from rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
 from rl.metadata import write_metadata
 
 
@@ -46,10 +46,8 @@ class SFTScriptArguments:
 
 
 def main(argv: list[str]) -> int:
-    from trl import SFTConfig
-
-    script, args, model_args, _ = parse_args(
-        argv, script_type=SFTScriptArguments, config_type=SFTConfig, prog="rankrl sft"
+    script, args, model_args, _ = parse_args(  # TRL's SFTConfig by name: the recipe is read before TRL loads
+        argv, script_type=SFTScriptArguments, config_type="SFTConfig", prog="rankrl sft"
     )
     validate_sft(script, args, model_args)
     from rl.train import _model_config, load_tokenizer
@@ -65,9 +63,11 @@ def main(argv: list[str]) -> int:
     )
     if script.dry_run:
         return 0
-    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, paradigm.name)
+    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, paradigm.name,
+                                   warn=lambda message: _say(f"warning: {message}"))
     meta = sft_metadata(paradigm, script, args, model_args, stats)
     trainer = make_sft_trainer(args, model_args, tokenizer, dataset, meta)
+    guard_checkpoint_loading(trainer, checkpoint)
     trainer.train(resume_from_checkpoint=checkpoint)
     trainer.save_model(args.output_dir)
     if trainer.is_world_process_zero():
@@ -88,6 +88,8 @@ def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool 
     problems = []
     if not model_args.model_name_or_path:
         problems.append("model_name_or_path is not set")
+    if check_paths:  # a missing local model, an output_dir that is a file or cannot be created
+        problems += check_model_and_output(model_args, args)
     if bool(script.traces) == bool(script.dataset_dir):
         problems.append("give exactly one of traces (JSONL) or dataset_dir (rows + completion_column)")
     elif check_paths and script.traces and not Path(script.traces).is_file():
@@ -224,6 +226,8 @@ def sft_metadata(paradigm: Any, script: Any, args: Any, model_args: Any, stats: 
 
 def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, meta: dict[str, Any]) -> Any:
     from trl import SFTTrainer, get_peft_config, get_quantization_config
+
+    from rl.checkpoint import MetadataCallback
 
     args.model_init_kwargs = {
         "revision": model_args.model_revision,

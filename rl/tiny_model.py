@@ -29,6 +29,8 @@ from typing import Any
 from data.errors import RankrlError
 from rl.tokens import ANSWER_TAGS, check_answer_tags
 
+INFO_FILE = "tiny_model.json"
+"""Written into every folder this command builds: what ``--overwrite`` may replace."""
 PAD_TOKEN = "<|endoftext|>"
 EOS_TOKEN = "<|im_end|>"
 SPECIAL_TOKENS = (PAD_TOKEN, "<|im_start|>", EOS_TOKEN)
@@ -279,13 +281,19 @@ def build_tiny_model(
 ) -> dict[str, Any]:
     """Build, optionally warm up, and save a tiny model to ``directory`` (written whole, then renamed into place).
 
-    ``threads``: torch CPU threads during the warm-up (restored afterwards); None keeps torch's setting."""
+    ``threads``: torch CPU threads during the warm-up (restored afterwards); None keeps torch's setting.
+    ``overwrite`` replaces only a folder this command wrote (``tiny_model.json``) or an empty one."""
+    from data.atomic import check_creatable
+
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
     if warmup_steps < 0:
         raise RankrlError(f"--warmup-steps must be >= 0, got {warmup_steps}")
-    paradigms = _resolve_paradigms(paradigm) if warmup_steps else []
+    if threads is not None and threads < 1:
+        raise RankrlError(f"--threads must be >= 1, got {threads}")
+    check_replaceable(directory, overwrite)
+    resolved = _resolve_paradigms(paradigm)  # an unknown name fails even without a warm-up
+    paradigms = resolved if warmup_steps else []
+    check_creatable(directory, "output folder")  # before seconds of building and warm-up
 
     tokenizer = build_tokenizer(spec.vocab_size, seed=seed)
     check_answer_tags(tokenizer, source="tiny-model tokenizer")
@@ -315,15 +323,13 @@ def build_tiny_model(
     try:
         model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
-        (staging / "tiny_model.json").write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+        (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         if len(paradigms) == 1:
             from rl.metadata import write_metadata
 
             write_metadata(staging, {**paradigms[0].metadata(), "paradigm": paradigms[0].name,
                                      "source": "rankrl tiny-model"})
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
+        _replace(staging, directory)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -341,6 +347,42 @@ def build_tiny_model(
     return info
 
 
+def check_replaceable(directory: Path, overwrite: bool) -> None:
+    """The rule of ``rankrl data build``: an existing output is replaced only with ``--overwrite``, and then only
+    when it is empty or was written by ``rankrl tiny-model`` (has ``tiny_model.json``); a mistyped path (``.``, a
+    home folder, a real checkpoint) is never deleted. A file at the path is an error either way."""
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise RankrlError(f"{directory} is a file, not a folder: choose another output folder")
+    if not any(directory.iterdir()):
+        return
+    if not overwrite:
+        raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
+    if not (directory / INFO_FILE).is_file():
+        raise RankrlError(
+            f"refusing to replace {directory}: it is not empty and was not written by `rankrl tiny-model` (no "
+            f"{INFO_FILE}); choose another folder or remove it yourself"
+        )
+
+
+def _replace(staging: Path, directory: Path) -> None:
+    """Rename the finished ``staging`` folder to ``directory``; an old one is renamed aside first and removed
+    after, so the path always holds a whole model."""
+    if not directory.exists():
+        os.replace(staging, directory)
+        return
+    trash = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=directory.parent))
+    os.replace(directory, trash / directory.name)
+    try:
+        os.replace(staging, directory)
+    except BaseException:
+        os.replace(trash / directory.name, directory)  # put the old model back
+        raise
+    finally:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
 def _resolve_paradigms(name: str) -> list[Any]:
     import prompts
 
@@ -349,7 +391,8 @@ def _resolve_paradigms(name: str) -> list[Any]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="rankrl tiny-model", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="rankrl tiny-model", description=__doc__.split("\n\n")[0],
+                                     allow_abbrev=False)  # `--warmup 3` must not silently mean --warmup-steps
     parser.add_argument("directory", help="output folder (save_pretrained layout)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -360,14 +403,15 @@ def main(argv: list[str]) -> int:
         "--paradigm", default="all",
         help="paradigm whose answer format the warm-up teaches: setwise, listwise, pointwise, groupwise or all",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace a folder an earlier `rankrl tiny-model` wrote (with {INFO_FILE})")
     parser.add_argument(
         "--threads", type=int, default=1,
-        help="torch CPU threads for the warm-up (default 1: fastest for a model this small; 0: torch's choice)",
+        help="torch CPU threads for the warm-up, >= 1 (default 1: fastest for a model this small)",
     )
     args = parser.parse_args(argv)
     build_tiny_model(
         args.directory, seed=args.seed, warmup_steps=args.warmup_steps, paradigm=args.paradigm,
-        overwrite=args.overwrite, threads=args.threads or None,
+        overwrite=args.overwrite, threads=args.threads,
     )
     return 0

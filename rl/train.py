@@ -2,7 +2,8 @@
 
 The pipeline: configuration -> tokenizer checks -> data -> rows -> rewards -> ``GRPOTrainer`` -> train -> save.
 Every check that can fail on the user's input runs before a model is loaded or anything is written. Training
-resumes from the last ``checkpoint-N`` in ``output_dir`` when there is one.
+resumes from the last complete ``checkpoint-N`` in ``output_dir`` when there is one (a half-written one, left by a
+kill during a save, is skipped with a warning; a damaged file is reported by name).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from data.errors import ConfigError, RankrlError
-from rl.checkpoint import MetadataCallback, resume_checkpoint, training_metadata
+from rl.checkpoint import guard_checkpoint_loading, resume_checkpoint, training_metadata
 from rl.config import check_context, paradigm_from_script, parse_args, validate
 from rl.metadata import write_metadata
 from rl.rows_source import TrainRows, build_train_rows
@@ -40,9 +41,11 @@ def main(argv: list[str]) -> int:
 
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError("use_vllm is set but vLLM is not installed: pip install 'rankrl[vllm]' (GPU only)")
-    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name)
+    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name,
+                                   warn=lambda message: _say(f"warning: {message}"))
     meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
     trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
+    guard_checkpoint_loading(trainer, checkpoint)
     if checkpoint:
         _say(f"resuming from {checkpoint}")
     trainer.train(resume_from_checkpoint=checkpoint)
@@ -120,6 +123,7 @@ def make_trainer(
     """``RankrlGRPOTrainer`` loading the model from its name (TRL handles dtype, DeepSpeed, PEFT, quantization)."""
     from trl import get_peft_config, get_quantization_config
 
+    from rl.checkpoint import MetadataCallback
     from rl.grpo import RankrlGRPOTrainer
 
     init_kwargs = {

@@ -4,17 +4,153 @@ Greedy by default; with ``temperature > 0`` it samples with a torch generator se
 seed (vLLM seeds each prompt instead, see ``backends.vllm``). Logprobs, when asked for, are the top alternatives of
 the scores ``generate`` samples from (raw logits for greedy decoding; after temperature/top-p when sampling),
 recorded by a logits processor that keeps only the top-n per step, never the full vocabulary.
+
+The model id (what cached completions are keyed on, shared with the vLLM backend) is the model folder's path plus
+a fingerprint of what is in it (``weights_fingerprint``), so new weights written to the same path never reuse the
+completions of the old ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from data.errors import RankrlError
 from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
+
+# Files whose *content* changes what a model generates: hashed whole (all small).
+CONTENT_FILES = frozenset({
+    "config.json", "generation_config.json", "adapter_config.json", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "added_tokens.json", "chat_template.jinja", "chat_template.json", "vocab.json",
+    "merges.txt", "tokenizer.model", "model.safetensors.index.json", "pytorch_model.bin.index.json",
+    "adapter_model.safetensors.index.json",
+})
+# Weight files: too large to hash (GBs); fingerprinted by size, mtime and, for safetensors, the header.
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+NOT_WEIGHTS = frozenset({"training_args.bin"})
+_MAX_HEADER = 100 * 2**20  # safetensors caps its JSON header at 100 MB
+
+
+def looks_like_local_path(value: str | Path) -> bool:
+    """Whether ``value`` can only mean a local folder: absolute, starting with ``.`` or ``~``, ending with a
+    separator, or not a valid Hugging Face Hub repository id (``name`` or ``org/name``: one slash at most, no
+    ``..``). ``org/name`` itself stays ambiguous and is treated as a hub id."""
+    text = str(value)
+    if not text or text.startswith((".", "~")) or os.path.isabs(text) or text.endswith(("/", os.sep)):
+        return True
+    if os.altsep and os.altsep in text:
+        return True
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return True
+    return False
+
+
+def missing_local_model(value: str | Path) -> bool:
+    """``value`` is meant as a local folder (``looks_like_local_path``) and there is nothing there: fail at once
+    instead of asking the Hub (which retries for tens of seconds) or blaming a missing rankrl.json."""
+    return not Path(str(value)).expanduser().exists() and looks_like_local_path(value)
+
+
+def check_model_path(value: str | Path | None, flag: str = "--model") -> None:
+    if value is not None and missing_local_model(value):
+        raise RankrlError(f"model folder not found: {value} ({flag})")
+
+
+def _safetensors_header(path: Path) -> bytes:
+    """The JSON header of a safetensors file (tensor names, dtypes, shapes, offsets, metadata); b"" if unreadable."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+            if len(head) < 8:
+                return b""
+            (length,) = struct.unpack("<Q", head)
+            return handle.read(length) if length <= _MAX_HEADER else b""
+    except OSError:
+        return b""
+
+
+def weights_fingerprint(folder: str | Path) -> str:
+    """A cheap fingerprint of a local model (or adapter) folder: sha256 over the content of its config, tokenizer
+    and chat-template files, and over each weight file's name, size, modification time (ns) and safetensors header.
+
+    Why not a hash of the weights: they are GBs and eval would spend minutes reading them before every run. The
+    size + mtime of every weight file changes whenever weights are written (training continued into the same
+    folder, a copy over it), and the headers catch a layout change; the tokenizer and chat template are hashed
+    because they change the prompt the model sees. The price of the cheap way is false alarms, never stale reuse:
+    touching or re-copying the same weights (new mtime) regenerates the completions once.
+    """
+    folder = Path(folder)
+    digest = hashlib.sha256()
+
+    def add(*parts: bytes) -> None:
+        for part in parts:
+            digest.update(b"%d:" % len(part))
+            digest.update(part)
+
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return "unreadable"
+    for path in entries:
+        name = path.name
+        if name in CONTENT_FILES:
+            try:
+                add(b"file", name.encode(), path.read_bytes())
+            except OSError:
+                add(b"unreadable", name.encode())
+        elif name.endswith(WEIGHT_SUFFIXES) and name not in NOT_WEIGHTS:
+            st = path.stat()
+            add(b"weights", name.encode(), str(st.st_size).encode(), str(st.st_mtime_ns).encode())
+            if name.endswith(".safetensors"):
+                add(_safetensors_header(path))
+    return digest.hexdigest()[:16]
+
+
+def _hub_revision(repo_id: str) -> str | None:
+    """The commit of a hub model's cached snapshot (after loading it), or None when unknown."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # noqa: BLE001 - a fingerprint is best effort for hub ids
+        return None
+    if isinstance(found, str):
+        parent = Path(found).parent
+        if parent.parent.name == "snapshots":
+            return parent.name
+    return None
+
+
+def _part_id(model: str | Path) -> str:
+    path = Path(str(model)).expanduser()
+    if path.exists():
+        return f"{path.resolve()}@{weights_fingerprint(path)}"
+    revision = _hub_revision(str(model))
+    return f"{model}@rev:{revision}" if revision else str(model)
+
+
+def model_id(base: str | Path, adapter: str | Path | None = None) -> str:
+    """What cached completions depend on besides prompt and sampling: ``hf:<path>@<fingerprint>`` (a local
+    folder), ``hf:<repo>@rev:<commit>`` (a hub model found in the local cache) or ``hf:<repo>``, plus
+    ``+lora:<path>@<fingerprint>`` for an adapter."""
+    return f"hf:{_part_id(base)}" + (f"+lora:{_part_id(adapter)}" if adapter else "")
+
+
+def split_model_id(value: str) -> tuple[str, str]:
+    """(where, fingerprint) of one model id part, e.g. ('/ckpt', '3fa2…'): tells 'other weights at the same
+    path' from 'another model'."""
+    where, _, fingerprint = value.rpartition("@")
+    return (where, fingerprint) if where else (value, "")
 
 
 def resolve_model_dir(model: str | Path, adapter: str | Path | None = None) -> tuple[str, str | None]:
@@ -56,6 +192,8 @@ class HFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        check_model_path(model, "model")
+        check_model_path(adapter, "adapter")
         base, adapter = resolve_model_dir(model, adapter)
         if batch_size < 1:
             raise RankrlError(f"--batch-size must be >= 1, got {batch_size}")
@@ -64,8 +202,6 @@ class HFBackend:
         self.device = device
         self.batch_size = batch_size
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
-        self.model_id = f"hf:{Path(base).resolve() if Path(base).exists() else base}" + (
-            f"+lora:{Path(adapter).resolve()}" if adapter else "")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=trust_remote_code)
             torch_dtype: Any = "auto" if dtype == "auto" else getattr(torch, dtype)
@@ -83,6 +219,7 @@ class HFBackend:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = net.to(device).eval()
+        self.model_id = model_id(base, adapter)  # after loading: a hub model's snapshot is cached by then
         eos = self.model.generation_config.eos_token_id
         if eos is None:
             eos = self.tokenizer.eos_token_id

@@ -17,7 +17,7 @@ from typing import Any
 
 from data.errors import RankrlError
 from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
-from eval.backends.hf import resolve_model_dir
+from eval.backends.hf import check_model_path, model_id, resolve_model_dir
 from eval.cache import cache_key
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
@@ -52,13 +52,13 @@ class VLLMBackend:
                  **engine_kwargs: Any):
         require_vllm()
         vllm = importlib.import_module("vllm")
+        check_model_path(model, "model")
+        check_model_path(adapter, "adapter")
         base, adapter = resolve_model_dir(model, adapter)
         if batch_size < 1:
             raise RankrlError(f"--batch-size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
-        self.model_id = f"hf:{Path(base).resolve() if Path(base).exists() else base}" + (
-            f"+lora:{Path(adapter).resolve()}" if adapter else "")
         kwargs: dict[str, Any] = dict(model=base, tensor_parallel_size=tensor_parallel_size, dtype=dtype,
                                       gpu_memory_utilization=gpu_memory_utilization, seed=seed,
                                       enforce_eager=enforce_eager, trust_remote_code=trust_remote_code,
@@ -72,6 +72,8 @@ class VLLMBackend:
 
             self.lora_request = LoRARequest("rankrl-adapter", 1, str(adapter))
         self.llm = vllm.LLM(**kwargs)
+        # Same id as the transformers backend (path + weights fingerprint), computed once the model is loaded.
+        self.model_id = model_id(base, adapter)
         self._SamplingParams = vllm.SamplingParams
         self.tokenizer = self.llm.get_tokenizer()
 

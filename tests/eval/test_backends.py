@@ -122,8 +122,63 @@ def test_lora_adapter_folder_resolves_to_its_base_model(tiny_model, tmp_path):
 def test_missing_model_is_a_user_error(tmp_path):
     from eval.backends.hf import HFBackend
 
-    with pytest.raises(RankrlError, match="cannot load model"):
+    with pytest.raises(RankrlError, match=f"model folder not found: {tmp_path / 'nowhere'}"):
         HFBackend(tmp_path / "nowhere", device="cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(RankrlError, match="cannot load model"):
+        HFBackend(tmp_path / "empty", device="cpu")
+
+
+@pytest.mark.parametrize(("value", "local"), [
+    ("/abs/model", True), ("./model", True), ("../runs/model", True), ("~/model", True), ("runs/a/b", True),
+    ("model/", True), ("bad name", True), ("a..b", True),
+    ("gpt2", False), ("Qwen/Qwen2.5-7B-Instruct", False), ("org/name-1.5", False),
+])
+def test_what_looks_like_a_local_path(value, local):
+    from eval.backends.hf import looks_like_local_path, missing_local_model
+
+    assert looks_like_local_path(value) is local
+    assert missing_local_model(value) is local  # none of them exists here
+
+
+def test_an_existing_folder_is_never_missing(tiny_model):
+    from eval.backends.hf import missing_local_model
+
+    assert not missing_local_model(tiny_model) and not missing_local_model(str(tiny_model) + "/")
+
+
+def test_weights_fingerprint_follows_the_files_that_change_completions(tiny_model, tmp_path):
+    import os
+    import shutil
+
+    from eval.backends.hf import model_id, split_model_id, weights_fingerprint
+
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)  # copytree keeps mtimes: same content, same fingerprint
+    base = weights_fingerprint(folder)
+    assert base == weights_fingerprint(tiny_model) and len(base) == 16
+    # files that do not change what the model generates
+    (folder / "README.md").write_text("a new model card")
+    (folder / "rankrl.json").write_text("{}")
+    (folder / "training_args.bin").write_bytes(b"x")
+    assert weights_fingerprint(folder) == base
+    # same bytes written again (training continued into the folder): new mtime
+    weights = folder / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    rewritten = weights_fingerprint(folder)
+    assert rewritten != base
+    # the chat template (prompt rendering) is hashed by content
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["chat_template"] = "{{ messages[0]['content'] }}"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    assert weights_fingerprint(folder) not in (base, rewritten)
+    # the id: resolved path + fingerprint, an adapter with its own
+    ident = model_id(folder)
+    assert ident == f"hf:{folder.resolve()}@{weights_fingerprint(folder)}"
+    assert split_model_id(ident.removeprefix("hf:")) == (str(folder.resolve()), weights_fingerprint(folder))
+    assert model_id(folder, tiny_model) == f"{ident}+lora:{tiny_model.resolve()}@{base}"
+    assert model_id("org/not-cached-model") == "hf:org/not-cached-model"  # a hub id with no local snapshot
 
 
 def test_vllm_missing_is_a_clear_error():

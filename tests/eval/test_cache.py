@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from data.errors import DataFormatError
@@ -68,3 +70,28 @@ def test_damaged_line_in_the_middle_names_file_and_line(tmp_path):
         handle.write('{"key": "k3", "generation": {"text": "c", "prompt_tokens": 1, "completion_tokens": 1}}\n')
     with pytest.raises(DataFormatError, match=r"cache.jsonl:2: damaged completion cache record"):
         CompletionCache(path)
+
+
+def test_records_carry_their_model_and_other_models_are_set_aside(tmp_path):
+    path = tmp_path / "cache.jsonl"
+    old = CompletionCache(path, model_id="hf:/m@aaaa")
+    old.put_many([("k1", Generation("old", 1, 1)), ("k2", Generation("old2", 1, 1))])
+    path.write_text(path.read_text() + json.dumps({"key": "k0", "generation": Generation("legacy", 1, 1).to_json()})
+                    + "\n")  # a record written before records named their model
+    assert json.loads(path.read_text().splitlines()[0])["model"] == "hf:/m@aaaa"
+
+    same = CompletionCache(path, model_id="hf:/m@aaaa")
+    assert same.models() == {"hf:/m@aaaa": 2, None: 1}
+    before = path.read_bytes()
+    assert same.set_aside_other_models() == {None: 1} and len(same) == 2
+    assert path.read_bytes() != before and "legacy" not in path.read_text()
+
+    new = CompletionCache(path, model_id="hf:/m@bbbb")
+    assert new.set_aside_other_models() == {"hf:/m@aaaa": 2}
+    assert len(new) == 0 and path.read_text() == ""
+    new.put_many([("k3", Generation("new", 1, 1))])
+    again = CompletionCache(path, model_id="hf:/m@bbbb")
+    assert again.set_aside_other_models() == {} and again.get("k3").text == "new"
+    stale = [json.loads(line) for line in (tmp_path / "cache.jsonl.stale").read_text().splitlines()]
+    assert sorted(r["generation"]["text"] for r in stale) == ["legacy", "old", "old2"]
+    assert CompletionCache(path).set_aside_other_models() == {}  # no model id given: nothing is moved

@@ -146,6 +146,73 @@ def test_refusals_exit_2_before_creating_out(tiny_checkpoints, shared_data, tmp_
     assert not out.exists()
 
 
+@pytest.mark.parametrize("extra", [[], ["--paradigm", "setwise"]])
+@pytest.mark.parametrize("flag", ["--model", "--adapter"])
+def test_a_missing_local_model_folder_is_named_at_once(tiny_model, shared_data, tmp_path, capsys, flag, extra):
+    """Not "no rankrl.json" (without --paradigm), not a Hugging Face Hub lookup with retries (with it)."""
+    out, missing = tmp_path / "out", tmp_path / "no" / "model"
+    model = ["--model", str(tiny_model), "--adapter", str(missing)] if flag == "--adapter" else ["--model", str(missing)]
+    assert main(["eval", *model, "--benchmark", "trec-dl-2019", "--data-dir", str(shared_data), "--out", str(out),
+                 *FAST, *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"model folder not found: {missing} ({flag})" in err and "rankrl.json" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(("out", "needle"), [
+    ("a-file/out", "cannot be created: {tmp}/a-file is a file, not a folder"),
+    ("/proc/rankrl-eval-test/out", "cannot be created in /proc"),
+])
+def test_an_out_that_cannot_be_created_is_refused_before_loading(tiny_checkpoints, shared_data, tmp_path, capsys,
+                                                                 monkeypatch, out, needle):
+    from eval.backends import hf
+
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setattr(hf, "HFBackend", lambda *a, **k: pytest.fail("the model was loaded"))
+    target = out if out.startswith("/") else str(tmp_path / out)
+    assert main(["eval", "--model", str(tiny_checkpoints["listwise"]), "--benchmark", "trec-dl-2019", "--data-dir",
+                 str(shared_data), "--out", target, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {target} {needle.format(tmp=tmp_path)}" in err and "Traceback" not in err
+    assert not Path(target).exists()
+
+
+def test_abbreviated_flags_are_refused(tiny_checkpoints, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["eval", "--model", str(tiny_checkpoints["listwise"]), "--benchmark", "trec-dl-2019",
+              "--out", str(tmp_path / "out"), "--win", "5"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --win 5" in capsys.readouterr().err
+
+
+def test_new_weights_at_the_same_path_regenerate_and_say_so(tiny_checkpoints, shared_data, tmp_path, capsys):
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_checkpoints["setwise"], model)
+    out = tmp_path / "out"
+    args = ["eval", "--model", str(model), "--benchmark", "trec-dl-2019", "--data-dir", str(shared_data),
+            "--out", str(out), "--max-queries", "1", "--top-k", "4", *FAST]
+    assert main(args) == 0
+    first = json.loads((out / "metrics.json").read_text())["cost"]
+    assert first["generated"] > 0 and first["cached"] == 0
+    capsys.readouterr()
+    assert main(args) == 0  # same weights: everything from the cache
+    assert json.loads((out / "metrics.json").read_text())["cost"]["generated"] == 0
+    assert "not reused" not in capsys.readouterr().err
+    weights = load_file(str(model / "model.safetensors"))
+    save_file({k: v * 0.5 for k, v in weights.items()}, str(model / "model.safetensors"), metadata={"format": "pt"})
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    again = json.loads((out / "metrics.json").read_text())["cost"]
+    assert again["cached"] == 0 and again["generated"] == first["generated"]
+    assert f"{first['generated']} cached completions" in err and f"the weights at {model.resolve()} changed" in err
+    assert "resuming with" not in err
+    stale = (out / "completions.cache.jsonl.stale").read_text().splitlines()
+    assert len(stale) == first["generated"]
+
+
 def test_vllm_backend_without_vllm_exits_2(tiny_checkpoints, shared_data, tmp_path, capsys):
     from eval.backends.vllm import vllm_available
 

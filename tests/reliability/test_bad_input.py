@@ -145,7 +145,11 @@ MISSING: dict[str, Builder] = {
     "sft-traces": lambda c: Case(c.sft(traces="no-traces.jsonl"), ("no-traces.jsonl", "not found")),
     "eval-run": lambda c: Case(c.eval("--run", "no-such.run"), ("no-such.run", "not found")),
     "eval-model": lambda c: Case(c.eval("--paradigm", "setwise", model=c.root / "no" / "model"),
-                                 ("no/model",)),
+                                 ("model folder not found", "no/model")),
+    "eval-model-no-paradigm": lambda c: Case(c.eval(model=c.root / "no" / "model"),
+                                             ("model folder not found", "no/model")),
+    "train-model": lambda c: Case([*c.train()[:3], "--model_name_or_path", str(c.root / "no" / "model"),
+                                   "--output_dir", str(c.root / "train-out")], ("model folder not found", "no/model")),
 }
 
 
@@ -300,6 +304,11 @@ UNKNOWN_KEY: dict[str, Builder] = {
                                (f"recipe.yaml:{_recipe_line_count(SFT_RECIPE) + 1}", "learning_rat")),
     "sft-flag": lambda c: Case(c.sft("--completion_loss", "true"), ("--completion_loss",)),
     "eval": lambda c: Case(c.eval("--windw", "20"), ("--windw",)),
+    # abbreviations of real flags are refused, not silently expanded
+    "tiny-model-abbrev": lambda c: Case(["tiny-model", str(c.root / "tm"), "--warmup", "3"], ("--warmup",)),
+    "train-abbrev": lambda c: Case(c.train("--learning_r", "1e-5"), ("--learning_r",)),
+    "sft-abbrev": lambda c: Case(c.sft("--max_len", "64"), ("--max_len",)),
+    "eval-abbrev": lambda c: Case(c.eval("--win", "5"), ("--win",)),
 }
 
 
@@ -329,14 +338,12 @@ ARITHMETIC: dict[str, Builder] = {
     "eval-window": lambda c: Case(c.eval("--paradigm", "listwise", "--window", "5", "--stride", "10"),
                                   ("--stride", "window")),
     "eval-top-k": lambda c: Case(c.eval("--top-k", "0"), ("--top-k",)),
+    "tiny-model-threads": lambda c: Case(["tiny-model", str(c.root / "tm"), "--threads", "0"],
+                                         ("--threads", ">= 1")),
 }
 
 
-@pytest.mark.parametrize("key", _params(ARITHMETIC, defects={
-    "sft-batch": "defect (rl/config.py check_batch_arithmetic): the >= 1 checks of per_device_train_batch_size "
-                 "and gradient_accumulation_steps come after the early return for non-GRPO configs, so rankrl sft "
-                 "trains with per_device_train_batch_size 0",
-}))
+@pytest.mark.parametrize("key", _params(ARITHMETIC))
 def test_impossible_arithmetic(key, ctx):
     check(ctx, ARITHMETIC[key](ctx))
 
@@ -416,6 +423,11 @@ EXISTING: dict[str, Builder] = {
     "data-build-overwrite-foreign": lambda c: (_existing(c, "rows-out"),
                                                Case(c.build("--overwrite"), ("refusing to replace", "rows-out")))[1],
     "tiny-model": lambda c: Case(["tiny-model", str(_existing(c, "tm")), "--warmup-steps", "0"], ("tm", "--overwrite")),
+    "tiny-model-overwrite-foreign": lambda c: Case(
+        ["tiny-model", str(_existing(c, "tm")), "--warmup-steps", "0", "--overwrite"],
+        ("refusing to replace", "tm", "tiny_model.json")),
+    "tiny-model-file": lambda c: Case(["tiny-model", str(_existing(c, "tm", "a file")), "--warmup-steps", "0"],
+                                      ("tm", "is a file")),
     "train": lambda c: (_existing(c, "train-out", "a file"), Case(c.train(), ("train-out",)))[1],
     "sft": lambda c: (_existing(c, "sft-out", "a file"), Case(c.sft(), ("sft-out",)))[1],
     "eval": lambda c: (_existing(c, "eval-out", "a file"), Case(c.eval(), ("eval-out", "not a folder")))[1],

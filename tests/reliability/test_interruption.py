@@ -144,10 +144,6 @@ def test_resumed_train_logs_each_sample_once(uninterrupted, killed_and_resumed):
     assert samples(out) == samples(uninterrupted)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect (rl/checkpoint.py resume_checkpoint): transformers' get_last_checkpoint returns the highest "
-    "checkpoint-N folder whether or not its save finished, so a run killed while saving resumes from the partial "
-    "folder and stops (trainer_state.json missing); it should skip to the newest complete checkpoint"))
 def test_resume_skips_a_checkpoint_cut_short_by_the_kill(tiny_model, uninterrupted, tmp_path):
     """kill -9 *during* a save leaves ``checkpoint-N`` without its trainer state (HF writes checkpoints in place);
     the rerun must resume from the last complete checkpoint instead of failing or silently restarting."""
@@ -162,6 +158,7 @@ def test_resume_skips_a_checkpoint_cut_short_by_the_kill(tiny_model, uninterrupt
     assert resumed.returncode == 0, str(resumed)
     assert "Traceback" not in resumed.stderr
     assert f"resuming from {out}/checkpoint-2" in resumed.stderr, str(resumed)
+    assert f"skipping incomplete checkpoint(s) {partial} (missing trainer_state.json" in resumed.stderr, str(resumed)
     diffs = max_abs_diff(load_weights(uninterrupted / "model.safetensors"), load_weights(out / "model.safetensors"))
     assert max(diffs.values()) <= 1e-6
 
@@ -247,11 +244,6 @@ def test_eval_resume_drops_a_cache_line_cut_by_the_kill(tiny_model, eval_bench, 
     assert cost(out)["cached"] == kept
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "defect (eval/backends/hf.py, eval/backends/vllm.py): the cache key's model id is the model's path only, so "
-    "after the weights at that path change (training continued into the same folder), rerunning eval into the "
-    "same --out silently reuses completions of the old weights; the id should include a fingerprint of the "
-    "weights (e.g. size + mtime or a hash of the safetensors files)"))
 def test_eval_cache_is_not_reused_for_other_weights_at_the_same_path(tiny_model, eval_bench, tmp_path):
     from safetensors.torch import load_file, save_file
 
@@ -266,3 +258,4 @@ def test_eval_cache_is_not_reused_for_other_weights_at_the_same_path(tiny_model,
     again = run_cli(args, cwd=tmp_path)
     assert again.returncode == 0, str(again)
     assert cost(out)["cached"] == 0, "completions of the previous weights were reused"
+    assert f"the weights at {model.resolve()} changed" in again.stderr, str(again)

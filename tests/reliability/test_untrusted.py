@@ -185,10 +185,6 @@ def test_resume_refuses_a_hostile_pickle_in_a_checkpoint(tiny_model, uninterrupt
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "defect (rl/train.py): an unloadable checkpoint file (here a truncated optimizer.pt, as a full disk leaves "
-    "it) ends the resume with torch's UnpicklingError traceback and exit 1 instead of a RankrlError naming the "
-    "file and suggesting another checkpoint"))
 def test_resume_reports_an_unloadable_checkpoint_cleanly(tiny_model, uninterrupted, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(uninterrupted / "checkpoint-2", out / "checkpoint-2")
@@ -197,6 +193,22 @@ def test_resume_reports_an_unloadable_checkpoint_cleanly(tiny_model, uninterrupt
     result = run_cli(train_args(tiny_model, out), cwd=tmp_path, timeout=600)
     assert result.returncode == 2 and "Traceback" not in result.stderr, str(result)
     assert "optimizer.pt" in result.stderr
+    assert f"Delete the folder {out / 'checkpoint-2'}" in result.stderr and "resume_from_checkpoint" in result.stderr
+
+
+@pytest.mark.slow
+def test_resume_reports_an_optimizer_state_that_does_not_fit_cleanly(tiny_model, uninterrupted, tmp_path):
+    """A whole, loadable optimizer.pt that does not fit the model (another run's, a changed setting): the
+    Trainer's own loading fails; that failure too is a clean error naming the files, not a traceback."""
+    import torch
+
+    out = tmp_path / "out"
+    shutil.copytree(uninterrupted / "checkpoint-2", out / "checkpoint-2")
+    torch.save({"state": {}, "param_groups": [{"params": [0], "lr": 0.1}]}, out / "checkpoint-2" / "optimizer.pt")
+    result = run_cli(train_args(tiny_model, out), cwd=tmp_path, timeout=600)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, str(result)
+    assert f"optimizer.pt or scheduler.pt in {out / 'checkpoint-2'}" in result.stderr, str(result)
+    assert not (out / "model.safetensors").exists()
 
 
 # =========================================================================================== trust_remote_code

@@ -277,3 +277,61 @@ def test_every_sft_recipe_parses_and_validates(recipes_dir):
         assert script.max_prompt_tokens < args.max_length and args.completion_only_loss is True
         with pytest.raises(ConfigError, match="num_generations"):
             parse_args([*flags, "--num_generations", "4"], script_type=SFTScriptArguments, config_type=SFTConfig)
+
+
+@pytest.mark.parametrize("raw", [
+    {"per_device_train_batch_size": 0},  # an SFT config: no num_generations, still checked
+    {"gradient_accumulation_steps": -1},
+    {"per_device_train_batch_size": 0, "num_generations": 4},
+])
+def test_batch_sizes_below_one_are_refused_for_every_trainer(raw):
+    with pytest.raises(ConfigError, match=r"must be >= 1, got (0|-1)"):
+        check_batch_arithmetic(raw, 1)
+
+
+def test_sft_config_with_a_zero_batch_is_refused():
+    from rl.sft import SFTScriptArguments
+
+    with pytest.raises(ConfigError, match="per_device_train_batch_size must be >= 1, got 0"):
+        parse_args([*CPU, "--per_device_train_batch_size", "0"], script_type=SFTScriptArguments,
+                   config_type="SFTConfig", prog="rankrl sft")
+
+
+def test_abbreviated_flags_are_refused(tmp_path):
+    """argparse would read ``--learning_r`` as ``--learning_rate``: a typo must not silently set another field."""
+    with pytest.raises(ConfigError, match="unknown command-line argument.*--learning_r"):
+        parse_args([*CPU, "--learning_r", "1e-5", "--num_generations", "4", "--per_device_train_batch_size", "4"])
+
+
+def test_broken_yaml_is_reported_before_trl_is_imported(tmp_path):
+    """Reading the recipe comes first: a syntax error costs no TRL/torch import (seconds)."""
+    import subprocess
+    import sys
+
+    recipe = write(tmp_path, "paradigm: setwise\nrewards: [format\nlearning_rate: 1e-5\n")
+    code = ("import sys\nfrom data.errors import ConfigError\nfrom rl.config import parse_args\n"
+            "try:\n    parse_args(['--config', sys.argv[1]])\nexcept ConfigError as err:\n    print(err)\n"
+            "print(sorted(m for m in ('torch', 'transformers', 'trl') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(recipe)], cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0].startswith(f"{recipe}:") and "malformed YAML" in out[0]
+    assert out[-1] == "[]"
+
+
+def test_validate_checks_the_model_folder_and_output_dir_up_front(tmp_path):
+    base = ("--data_source", "synthetic", "--max_prompt_tokens", "64")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("x")
+    for out, needle in ((a_file, "exists and is not a folder"), (a_file / "sub", "is a file, not a folder")):
+        script, args, model = _parsed(*base, "--output_dir", str(out))
+        with pytest.raises(ConfigError, match=needle):
+            validate(script, args, model)
+        assert validate(script, args, model, check_paths=False) == []  # a cluster recipe checked elsewhere
+    script, args, model = _parsed(*base, "--output_dir", str(tmp_path / "new" / "out"))
+    assert validate(script, args, model) == [] and not (tmp_path / "new").exists()
+    for missing in (tmp_path / "no-model", "./no-model", "runs/a/b"):
+        script, args, model = _parsed(*base, "--model_name_or_path", str(missing))
+        with pytest.raises(ConfigError, match=f"model folder not found: {missing}"):
+            validate(script, args, model)
+    script, args, model = _parsed(*base, "--model_name_or_path", "Qwen/Qwen2.5-7B-Instruct")
+    assert validate(script, args, model) == []  # a hub id: checked when it is loaded

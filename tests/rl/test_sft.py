@@ -63,6 +63,19 @@ def test_config_errors_come_before_loading(tmp_path, warm_tiny_model):
     assert not (tmp_path / "out").exists()
 
 
+def test_bad_output_dir_batch_and_model_are_refused_before_loading(tmp_path):
+    traces = _traces(tmp_path / "t.jsonl")
+    out = tmp_path / "out"
+    out.write_text("a file")
+    with pytest.raises(ConfigError, match=f"output_dir {out} exists and is not a folder"):
+        sft.main(_flags(tmp_path / "no-model", traces, out))
+    with pytest.raises(ConfigError, match=f"model folder not found: {tmp_path / 'no-model'}"):
+        sft.main(_flags(tmp_path / "no-model", traces, tmp_path / "fresh"))
+    with pytest.raises(ConfigError, match="per_device_train_batch_size must be >= 1, got 0"):
+        sft.main(_flags(tmp_path / "no-model", traces, tmp_path / "fresh", "--per_device_train_batch_size", "0"))
+    assert out.read_text() == "a file" and not (tmp_path / "fresh").exists()
+
+
 def test_dry_run_counts_unparsable_traces(tmp_path, warm_tiny_model, capsys):
     traces = _traces(tmp_path / "t.jsonl", bad=3)
     assert sft.main(_flags(warm_tiny_model, traces, tmp_path / "out", "--dry_run", "true")) == 0

@@ -67,22 +67,59 @@ def test_same_seed_gives_the_same_model_and_another_seed_does_not(cold_model, tm
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
-def test_refuses_a_non_empty_folder_unless_overwrite(tmp_path):
+def test_overwrite_replaces_only_a_folder_tiny_model_wrote(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "keep.txt").write_text("x")
     with pytest.raises(RankrlError, match="not empty"):
         build_tiny_model(folder, log=lambda *_: None)
-    assert (folder / "keep.txt").exists()
-    build_tiny_model(folder, overwrite=True, log=lambda *_: None)
-    assert (folder / "model.safetensors").is_file() and not (folder / "keep.txt").exists()
+    with pytest.raises(RankrlError, match=r"refusing to replace .*m: .*not written by `rankrl tiny-model`"):
+        build_tiny_model(folder, overwrite=True, log=lambda *_: None)
+    assert (folder / "keep.txt").read_text() == "x" and sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no staging folder left behind
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    build_tiny_model(empty, log=lambda *_: None)  # an empty folder is filled, --overwrite or not
+    first = (empty / "model.safetensors").stat().st_mtime_ns
+    (empty / "stale.txt").write_text("from an earlier build")
+    build_tiny_model(empty, overwrite=True, seed=1, log=lambda *_: None)  # ours (tiny_model.json): replaced
+    assert json.loads((empty / "tiny_model.json").read_text())["seed"] == 1
+    assert not (empty / "stale.txt").exists() and (empty / "model.safetensors").stat().st_mtime_ns >= first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "m"]  # the old copy was removed
+
+
+def test_a_file_at_the_path_is_a_clean_error(tmp_path):
+    path = tmp_path / "model"
+    path.write_text("not a folder")
+    for overwrite in (False, True):
+        with pytest.raises(RankrlError, match="is a file, not a folder"):
+            build_tiny_model(path, overwrite=overwrite, log=lambda *_: None)
+    assert path.read_text() == "not a folder"
+    with pytest.raises(RankrlError, match="cannot be created"):
+        build_tiny_model(path / "sub", log=lambda *_: None)
+
+
+@pytest.mark.parametrize("threads", ["0", "-2"])
+def test_threads_below_one_are_refused(tmp_path, threads):
+    with pytest.raises(RankrlError, match=f"--threads must be >= 1, got {threads}"):
+        main([str(tmp_path / "m"), "--threads", threads])
+    assert not (tmp_path / "m").exists()
+
+
+def test_abbreviated_flags_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "m"), "--warmup", "3"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --warmup 3" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
 
 
 def test_cli_builds_and_rejects_an_unknown_paradigm_before_writing(tmp_path, capsys):
     assert main([str(tmp_path / "ok"), "--warmup-steps", "0"]) == 0
     assert "parameters" in capsys.readouterr().out
-    with pytest.raises(RankrlError, match="unknown paradigm 'bogus'"):
-        main([str(tmp_path / "bad"), "--warmup-steps", "1", "--paradigm", "bogus"])
+    for steps in ("1", "0"):  # checked even when no warm-up would use it
+        with pytest.raises(RankrlError, match="unknown paradigm 'bogus'"):
+            main([str(tmp_path / "bad"), "--warmup-steps", steps, "--paradigm", "bogus"])
     assert not (tmp_path / "bad").exists()
     with pytest.raises(RankrlError, match="warmup-steps"):
         main([str(tmp_path / "neg"), "--warmup-steps", "-1"])

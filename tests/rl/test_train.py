@@ -44,8 +44,22 @@ def test_config_errors_exit_2_and_write_nothing(tmp_path, capsys, recipe_text, e
 def test_missing_model_folder_is_a_clean_error(tmp_path, tiny_args, capsys):
     out = tmp_path / "out"
     assert cli_main(["train", *tiny_args(tmp_path / "no-model", out)]) == 2
+    assert f"model folder not found: {tmp_path / 'no-model'}" in capsys.readouterr().err
+    assert not out.exists()
+    model = tmp_path / "empty-model"
+    model.mkdir()  # a folder, but no model in it: the loader's own error
+    assert cli_main(["train", *tiny_args(model, out)]) == 2
     assert "cannot load the tokenizer" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_output_dir_that_is_a_file_is_refused_before_loading(tmp_path, tiny_args, capsys):
+    out = tmp_path / "out"
+    out.write_text("a file")
+    assert cli_main(["train", *tiny_args(tmp_path / "no-model", out)]) == 2
+    err = capsys.readouterr().err
+    assert f"output_dir {out} exists and is not a folder" in err and "model folder not found" in err
+    assert out.read_text() == "a file"
 
 
 def test_prompt_budget_beyond_model_positions_is_refused_before_loading(warm_tiny_model, tmp_path, tiny_args):
