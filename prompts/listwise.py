@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from itertools import repeat
 from typing import Any
 
 from data.errors import RankrlError
@@ -24,6 +25,25 @@ _BARE_CHAIN = re.compile(r"\s*\d+(?:\s*>\s*\d+)*\s*")
 # The canonical answer ``[a] > [b] > …`` (whitespace aside, no leading zeros); with ids that form a permutation
 # it needs no repair. Checked with one regex instead of rebuilding the canonical string (reward hot path).
 _CANONICAL_CHAIN = re.compile(r"\s*\[\s*[1-9]\d*\s*\](?:\s*>\s*\[\s*[1-9]\d*\s*\])*\s*")
+# ``"[i]"`` → i − 1 for the group sizes real prompts use (read-only): the fast path of ``read_answer``.
+_LABEL_INDEX = {f"[{i}]": i - 1 for i in range(1, 1001)}
+
+
+def _plain_permutation(answer: str, num_passages: int) -> list[int] | None:
+    """The 0-based permutation when ``answer`` is exactly ``[a] > [b] > …`` (the form ``render_answer`` writes)
+    naming every id in ``1..n`` once; None for anything else, which then goes through the full rules.
+
+    Such an answer is canonical and a permutation, so it needs no repair: the common case costs one ``split`` and
+    a dict lookup per label instead of two regex passes and ``int()`` per id (the reward hot path). The tag scan
+    strips the answer; other spacing (``[a]>[b]``, ``[ a ]``) is canonical too but takes the full rules.
+    """
+    pieces = answer.split(" > ")
+    if len(pieces) != num_passages:
+        return None
+    order = list(map(_LABEL_INDEX.get, pieces, repeat(num_passages)))  # not a plain label -> n: out of range
+    if max(order) >= num_passages or len(set(order)) != num_passages:
+        return None
+    return order
 
 
 def canonical_permutation(value: Any) -> list[int]:
@@ -44,16 +64,24 @@ class Listwise(BaseParadigm):
     name = "listwise"
 
     def read_answer(self, answer: str, num_passages: int) -> Answer:
+        order = _plain_permutation(answer, num_passages)
+        if order is not None:
+            return Answer(value=order)
         ids = bracketed_ids(answer)
         bare = False
         if not ids:
             if _BARE_CHAIN.fullmatch(answer) is None:
                 return Answer(error="answer has no passage ids")
             ids, bare = bare_ids(answer), True
-        if not bare and len(ids) == num_passages and min(ids) >= 1 and max(ids) <= num_passages:
-            if len(set(ids)) == num_passages:  # already a permutation: the common case, no repair loop
-                canonical = _CANONICAL_CHAIN.fullmatch(answer) is not None
-                return Answer(value=[i - 1 for i in ids], repaired=not canonical)
+        if (  # already a permutation: no repair loop
+            not bare
+            and len(ids) == num_passages
+            and min(ids) >= 1
+            and max(ids) <= num_passages
+            and len(set(ids)) == num_passages
+        ):
+            canonical = _CANONICAL_CHAIN.fullmatch(answer) is not None
+            return Answer(value=[i - 1 for i in ids], repaired=not canonical)
         seen: set[int] = set()
         order: list[int] = []
         for i in ids:

@@ -12,7 +12,7 @@ from typing import Any
 from data.errors import RankrlError
 from prompts.base import Parsed
 from prompts.passages import labelled_block, neutralise, truncate_chars
-from prompts.tags import contains_tag, scan
+from prompts.tags import contains_tag, locate
 from prompts.template import Template, load_template
 
 # An answer is a label, a number, a ranking or a small JSON object: 20,000 characters is far above any real one
@@ -26,6 +26,27 @@ OPTIONS = (
     "max_passage_tokens",
     "max_prompt_tokens",
 )
+
+
+def _completion_text(completion: Any) -> str:
+    """The text to parse when ``completion`` is not a ``str``: the last message's content of a conversational
+    completion (``[{"role": "assistant", "content": ...}]``), else ``str(completion)`` ("" for None)."""
+    if isinstance(completion, list):
+        completion = (
+            completion[-1].get("content", "") if completion and isinstance(completion[-1], dict) else ""
+        )
+    if not isinstance(completion, str):
+        completion = "" if completion is None else str(completion)
+    return completion
+
+
+def _valid_count(num_passages: Any) -> bool:
+    """An int (not a bool) in 1..MAX_PASSAGES."""
+    return (
+        not isinstance(num_passages, bool)
+        and isinstance(num_passages, int)
+        and 1 <= num_passages <= MAX_PASSAGES
+    )
 
 
 class Answer:
@@ -128,42 +149,29 @@ class BaseParadigm:
             return Parsed(ok=False, error=f"internal parse error: {type(err).__name__}: {err}")
 
     def _parse(self, completion: Any, num_passages: int) -> Parsed:
-        if isinstance(
-            completion, list
-        ):  # a conversational completion: [{"role": "assistant", "content": ...}]
-            completion = (
-                completion[-1].get("content", "") if completion and isinstance(completion[-1], dict) else ""
-            )
-        if not isinstance(completion, str):
-            completion = "" if completion is None else str(completion)
-        tags = scan(completion, think_prefilled=self.think_prefilled, answer_fallback=self.answer_fallback)
-        base = {"format_ok": tags.format_ok, "reasoning": tags.reasoning}
-        if self.needs_num_passages() and (
-            isinstance(num_passages, bool)
-            or not isinstance(num_passages, int)
-            or not 1 <= num_passages <= MAX_PASSAGES
-        ):
-            return Parsed(
-                ok=False,
-                error=f"num_passages must be an integer in 1..{MAX_PASSAGES}, got {num_passages!r}",
-                answer=tags.answer or "",
-                **base,
-            )
-        if tags.answer is None:
-            return Parsed(ok=False, error="no <answer>…</answer> block", **base)
-        if len(tags.answer) > MAX_ANSWER_CHARS:
-            return Parsed(
-                ok=False,
-                error=f"answer is longer than {MAX_ANSWER_CHARS} characters",
-                answer=tags.answer[:200],
-                **base,
-            )
-        got = self.read_answer(tags.answer, num_passages)
-        if got.error is not None:
-            return Parsed(ok=False, error=got.error, answer=tags.answer, repaired=False, **base)
-        return Parsed(
-            ok=True, value=got.value, repaired=got.repaired or tags.from_fallback, answer=tags.answer, **base
+        # The reward hot path (one call per completion): positional Parsed(...) calls, no intermediate records.
+        # Parsed fields: ok, value, format_ok, repaired, error, reasoning, answer.
+        if type(completion) is not str:
+            completion = _completion_text(completion)
+        format_ok, reasoning, answer, from_fallback, _, _ = locate(
+            completion, self.think_prefilled, self.answer_fallback
         )
+        if (  # a plain int in range passes the first test alone; anything else is checked in full
+            (type(num_passages) is not int or not 1 <= num_passages <= MAX_PASSAGES)
+            and not _valid_count(num_passages)
+            and self.needs_num_passages()
+        ):
+            error = f"num_passages must be an integer in 1..{MAX_PASSAGES}, got {num_passages!r}"
+            return Parsed(False, None, format_ok, False, error, reasoning, answer or "")
+        if answer is None:
+            return Parsed(False, None, format_ok, False, "no <answer>…</answer> block", reasoning, "")
+        if len(answer) > MAX_ANSWER_CHARS:
+            error = f"answer is longer than {MAX_ANSWER_CHARS} characters"
+            return Parsed(False, None, format_ok, False, error, reasoning, answer[:200])
+        got = self.read_answer(answer, num_passages)
+        if got.error is not None:
+            return Parsed(False, None, format_ok, False, got.error, reasoning, answer)
+        return Parsed(True, got.value, format_ok, got.repaired or from_fallback, None, reasoning, answer)
 
     def render_answer(self, value: Any, reasoning: str = "") -> str:
         """A well-formed completion whose parse gives back ``value`` (SFT warm-up targets, tests)."""
