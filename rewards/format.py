@@ -72,6 +72,8 @@ class FormatReward(Reward):
             if kwargs.get(name) is not None:
                 column(kwargs, name, len(completions), self.name)  # aligned with the completions
         prefilled = bool(getattr(self.paradigm, "think_prefilled", False))
+        if self.parser is not None:
+            self.parser.expect(len(completions))  # the shared cache keeps the whole batch for the other rewards
         out: list[float | None] = []
         for i, completion in enumerate(completions):
             n = 1 if single else num_passages(kwargs, i)

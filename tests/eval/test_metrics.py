@@ -212,3 +212,18 @@ def test_parity_with_ir_measures(data, rel_level) -> None:
     for name, ir_name in names.items():
         for qid in qrels:
             assert abs(result.per_query[qid][name] - got.get((ir_name, qid), 0.0)) < TOL, (name, qid)
+
+
+def test_evaluate_is_independent_of_the_piece_size(monkeypatch):
+    """Runs are converted and scored in cache-sized pieces; the result must not depend on where pieces end."""
+    import random
+
+    import eval.metrics as metrics_module
+
+    rng = random.Random(3)
+    qrels = {f"q{i}": {f"d{j}": rng.choice((0, 0, 1, 2)) for j in range(30)} for i in range(40)}
+    run = {q: sorted(((f"d{j}", rng.random()) for j in range(40)), key=lambda p: -p[1]) for q in qrels}
+    whole = metrics_module.evaluate(qrels, run, rel_level=2)
+    monkeypatch.setattr(metrics_module, "_PIECE_DOCS", 7)
+    pieces = metrics_module.evaluate(qrels, run, rel_level=2)
+    assert pieces.mean == whole.mean and pieces.per_query == whole.per_query and pieces.missing == whole.missing
