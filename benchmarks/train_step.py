@@ -54,8 +54,11 @@ class StepTimer(TrainerCallback):
 
 def _flags(model: Path, out: Path, steps: int, paradigm: str) -> list[str]:
     return ["--config", str(RECIPE), "--model_name_or_path", str(model), "--output_dir", str(out),
-            "--max_steps", str(steps), "--save_strategy", "no", "--paradigm", paradigm, "--rewards", "default",
-            "--synthetic_queries", str(4 * steps)]
+            "--max_steps", str(steps), "--save_strategy", "no", "--paradigm", paradigm, "--template", paradigm,
+            "--rewards", "default", "--synthetic_queries", str(4 * steps),
+            # smoke sizes (tiny.yaml itself is sized for the quickstart): 2 prompts x 4 generations per step
+            "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "48",
+            "--logging_steps", "1", "--disable_tqdm", "true"]
 
 
 def run_rankrl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:

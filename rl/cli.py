@@ -9,6 +9,7 @@ parent folder, no permission, a full disk). ``--debug`` anywhere on the command 
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 
@@ -50,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"rankrl {name}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `rankrl score ... | head`: the reader went away; not an error. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as err:
         if err.filename is None:  # not about a path the user gave: a bug or a library failure, keep the traceback
             raise

@@ -102,6 +102,11 @@ def _corpus(seed: int) -> list[str]:
     for _ in range(300):
         lines.append(" ".join(rng.choices(words, k=rng.randint(4, 16))) + rng.choice([".", "?", "!", ",", ""]))
     lines += [" ".join(str(i) for i in range(101)), "true false yes no True False 0.5 1.0"]
+    # Binary answers and line-initial words (no leading space) as single tokens: with "false" split in two, early
+    # GRPO updates broke its second token, so only "false" answers failed the format and a run collapsed onto
+    # "true" (measured in the quickstart study; see README).
+    lines += ["<answer>false</answer> <answer>true</answer>", "false true", "<answer>false</answer>"] * 20
+    lines += ["\n".join(words)] * 10
     for name in prompts.PARADIGMS:
         paradigm = prompts.get_paradigm(name)
         for _ in range(20):
@@ -179,7 +184,7 @@ def _warmup_example(
     elif name == "listwise":
         value = rng.sample(range(n), n)
     elif name == "pointwise":
-        value = float(rng.randint(0, 10))
+        value = float(rng.randint(0, int(getattr(paradigm, "score_max", None) or 10)))  # binary template: 0/1
     else:  # groupwise
         value = [float(rng.randint(0, 10)) for _ in range(n)]
     reasoning = " ".join(rng.choices(words, k=rng.randint(0, 12)))
@@ -312,7 +317,8 @@ def build_tiny_model(
             torch.set_num_threads(threads)
         try:
             info["warmup"] = warm_up(model, tokenizer, paradigms, warmup_steps, seed=seed)
-            info["warmup"]["paradigms"] = [p.name for p in paradigms]
+            info["warmup"]["paradigms"] = [p.name if p.template_name == p.name else f"{p.name}:{p.template_name}"
+                                           for p in paradigms]
             info["sample_check"] = sample_check(model, tokenizer, paradigms)
         finally:
             torch.set_num_threads(previous)
@@ -386,8 +392,13 @@ def _replace(staging: Path, directory: Path) -> None:
 def _resolve_paradigms(name: str) -> list[Any]:
     import prompts
 
-    names = list(prompts.PARADIGMS) if name == "all" else [name]
-    return [prompts.get_paradigm(n) for n in names]
+    if name != "all":
+        return [prompts.get_paradigm(name)]
+    # "all" also covers the true/false pointwise template that rl/recipes/tiny.yaml trains with, so a smoke run of
+    # that recipe on a warmed-up tiny model sees parsable answers and varied rewards.
+    return [prompts.get_paradigm(n) for n in prompts.PARADIGMS] + [
+        prompts.get_paradigm("pointwise", template="pointwise-binary")
+    ]
 
 
 def main(argv: list[str]) -> int:

@@ -35,6 +35,9 @@ def tiny_args():
     """Builds the flags of a short CPU run of the tiny recipe: ``tiny_args(model, output_dir, *extra)``."""
 
     def make(model: Path, output_dir: Path, *extra: str) -> list[str]:
+        if "--paradigm" in extra and "--template" not in extra:
+            # tiny.yaml names the pointwise-binary template; another paradigm takes its own default template
+            extra = (*extra, "--template", extra[extra.index("--paradigm") + 1])
         return [
             "--config", str(RECIPES / "tiny.yaml"),
             "--model_name_or_path", str(model),
@@ -42,6 +45,9 @@ def tiny_args():
             "--max_steps", "2",
             "--save_steps", "2",
             "--synthetic_queries", "8",
+            # smoke-test sizes (the recipe itself is sized for the quickstart's 200 learning steps); later flags win
+            "--num_generations", "4", "--per_device_train_batch_size", "8", "--max_completion_length", "48",
+            "--logging_steps", "1", "--disable_tqdm", "true",
             *extra,
         ]
 

@@ -128,7 +128,7 @@ def test_cli_builds_and_rejects_an_unknown_paradigm_before_writing(tmp_path, cap
 def test_warm_up_teaches_the_format_and_eos_with_varied_lengths(warm_tiny_model):
     info = json.loads((warm_tiny_model / "tiny_model.json").read_text())
     assert info["warmup"]["steps"] == 150 and info["warmup"]["paradigms"] == [
-        "setwise", "listwise", "pointwise", "groupwise"
+        "setwise", "listwise", "pointwise", "groupwise", "pointwise:pointwise-binary"
     ]
     check = info["sample_check"]
     assert check["eos_rate"] >= 0.75 and check["format_ok_rate"] >= 0.5

@@ -134,12 +134,13 @@ def test_dataset_dir_from_data_build(warm_tiny_model, tmp_path, tiny_args, capsy
     built = save_rows(rows_to_dataset(result.rows), tmp_path / "rows", {"stats": result.stats})
     out = tmp_path / "out"
     flags = ["--config", str(train_recipe()), "--model_name_or_path", str(warm_tiny_model),
-             "--output_dir", str(out), "--data_source", "", "--dataset_dir", str(built), "--dry_run", "true"]
+             "--output_dir", str(out), "--data_source", "", "--dataset_dir", str(built), "--dry_run", "true",
+             "--paradigm", "setwise", "--template", "setwise", "--rewards", "default"]
     assert train.main(flags) == 0
     assert f"rows: 6 from {built}" in capsys.readouterr().err
     assert not out.exists()
     with pytest.raises(ConfigError, match="holds setwise rows but paradigm is 'listwise'"):
-        train.main(flags + ["--paradigm", "listwise", "--rewards", "default"])
+        train.main(flags + ["--paradigm", "listwise", "--template", "listwise"])
 
 
 def train_recipe() -> Path:
@@ -247,7 +248,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(warm_tiny_model, tmp_p
     for name in reference:
         torch.testing.assert_close(resumed[name], reference[name], rtol=1e-4, atol=1e-5)
 
-    with pytest.raises(ConfigError, match="trained for paradigm 'setwise', not 'listwise'"):
+    with pytest.raises(ConfigError, match="trained for paradigm 'pointwise', not 'listwise'"):
         train.main(tiny_args(warm_tiny_model, out, *flags, "--paradigm", "listwise", "--rewards", "default"))
 
 
