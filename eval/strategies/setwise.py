@@ -33,11 +33,14 @@ def _pick(response: Response, shown: list[str], make_prompt: PromptMaker) -> int
 
 
 @dataclass
-class SetwiseHeapsort:
+class _SetwiseSort:
+    """What both setwise sorts share: c children per comparison (c + 1 passages shown), the top k wanted."""
+
     num_child: int = 19
     k: int = 10
     name: str = "setwise"
     paradigm: str = "setwise"
+    sort: str = ""
 
     def __post_init__(self) -> None:
         if self.num_child < 1:
@@ -46,7 +49,12 @@ class SetwiseHeapsort:
             raise ConfigError(f"--k must be >= 1, got {self.k}")
 
     def settings(self) -> dict[str, Any]:
-        return {"strategy": "setwise", "sort": "heapsort", "num_child": self.num_child, "k": self.k}
+        return {"strategy": "setwise", "sort": self.sort, "num_child": self.num_child, "k": self.k}
+
+
+@dataclass
+class SetwiseHeapsort(_SetwiseSort):
+    sort: str = "heapsort"
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         arr = list(docids)
@@ -91,20 +99,8 @@ class SetwiseHeapsort:
 
 
 @dataclass
-class SetwiseBubblesort:
-    num_child: int = 19
-    k: int = 10
-    name: str = "setwise"
-    paradigm: str = "setwise"
-
-    def __post_init__(self) -> None:
-        if self.num_child < 1:
-            raise ConfigError(f"--num-child must be >= 1, got {self.num_child}")
-        if self.k < 1:
-            raise ConfigError(f"--k must be >= 1, got {self.k}")
-
-    def settings(self) -> dict[str, Any]:
-        return {"strategy": "setwise", "sort": "bubblesort", "num_child": self.num_child, "k": self.k}
+class SetwiseBubblesort(_SetwiseSort):
+    sort: str = "bubblesort"
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         arr = list(docids)
