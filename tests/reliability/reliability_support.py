@@ -223,4 +223,13 @@ MAX_STEPS = 4
 def train_args(model: Path, out: Path) -> list[str]:
     """The tiny recipe, 4 GRPO steps, a checkpoint after every step (CPU, seed 0 from the recipe)."""
     return ["train", "--config", str(TINY_RECIPE), "--model_name_or_path", str(model), "--output_dir", str(out),
+            *SMOKE_FLAGS,
             "--max_steps", str(MAX_STEPS), "--save_steps", "1", "--save_total_limit", str(MAX_STEPS)]
+
+
+# tiny.yaml is sized for the quickstart (pointwise true/false, 8 x 8 per step, a log every 5 steps); these tests use
+# the setwise-warmed tiny model at smoke-test sizes with a log line every step.
+SMOKE_FLAGS = ("--paradigm", "setwise", "--template", "setwise", "--rewards", "default", "--synthetic_task", "match",
+               "--synthetic_queries", "32", "--group_size", "4", "--num_generations", "4",
+               "--per_device_train_batch_size", "8", "--max_completion_length", "48", "--logging_steps", "1",
+               "--disable_tqdm", "true")
