@@ -337,7 +337,7 @@ def supervised(
         losses.append(float(loss.item()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     bar.close()
-    model.eval()
+    model.train(False)  # inference mode
     model.generation_config.do_sample = False
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)

@@ -237,7 +237,7 @@ def warm_up(
         optimizer.step()
         optimizer.zero_grad()
         loss_value = float(loss.item())
-    model.eval()
+    model.train(False)  # inference mode
     return {"steps": steps, "final_loss": loss_value, "seconds": time.perf_counter() - start}
 
 

@@ -218,7 +218,7 @@ class HFBackend:
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = net.to(device).eval()
+        self.model = net.to(device).train(False)  # inference mode: no dropout
         self.model_id = model_id(base, adapter)  # after loading: a hub model's snapshot is cached by then
         eos = self.model.generation_config.eos_token_id
         if eos is None:
