@@ -194,10 +194,13 @@ def resolve_paradigm(args: argparse.Namespace) -> tuple[Any, str]:
             return prompts.paradigm_from_metadata(meta), f"{source_dir}/rankrl.json"
         return prompts.get_paradigm(name, template=args.template), "command-line flags"
     if meta is None:
+        where = "" if Path(args.model).is_dir() else (
+            f" ({args.model} is not a folder under {Path.cwd()}, so it is taken as a Hugging Face Hub model id; "
+            f"if you meant a local checkpoint, check the path)")
         raise RankrlError(
             f"{args.model}: no rankrl.json, so the paradigm and prompt template are unknown (a checkpoint "
-            f"trained elsewhere); pass --paradigm NAME (setwise, listwise, pointwise, groupwise) and optionally "
-            f"--template NAME|PATH")
+            f"trained elsewhere){where}; pass --paradigm NAME (setwise, listwise, pointwise, groupwise) and "
+            f"optionally --template NAME|PATH")
     return prompts.paradigm_from_metadata(meta), f"{source_dir}/rankrl.json"
 
 

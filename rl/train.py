@@ -66,7 +66,10 @@ def load_tokenizer(model_args: Any, args: Any) -> Any:
             name, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
         )
     except (OSError, ValueError) as err:
-        raise RankrlError(f"cannot load the tokenizer of {name}: {err}") from err
+        where = "" if Path(str(name)).expanduser().is_dir() else (
+            f" ({name} is not a folder under {Path.cwd()}, so it was looked up as a Hugging Face Hub model id; "
+            f"if you meant a local checkpoint, check the path)")
+        raise RankrlError(f"cannot load the tokenizer of {name}{where}: {err}") from err
     if not getattr(tokenizer, "chat_template", None):
         raise ConfigError(f"{name}: the tokenizer has no chat template; rankrl prompts are chat messages")
     if tokenizer.pad_token is None:

@@ -159,6 +159,18 @@ def test_a_missing_local_model_folder_is_named_at_once(tiny_model, shared_data, 
     assert not out.exists()
 
 
+def test_an_org_name_model_that_is_not_a_local_folder_is_named_as_a_hub_id(shared_data, tmp_path, capsys,
+                                                                           monkeypatch):
+    """``runs/ckpt`` is a valid Hub id too: without rankrl.json the message says it was not found locally."""
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert main(["eval", "--model", "runs/ckpt", "--benchmark", "trec-dl-2019", "--data-dir", str(shared_data),
+                 "--out", str(out), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "no rankrl.json" in err and f"runs/ckpt is not a folder under {tmp_path}" in err
+    assert "Hugging Face Hub model id" in err and not out.exists()
+
+
 @pytest.mark.parametrize(("out", "needle"), [
     ("a-file/out", "cannot be created: {tmp}/a-file is a file, not a folder"),
     ("/proc/rankrl-eval-test/out", "cannot be created in /proc"),

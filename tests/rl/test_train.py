@@ -53,6 +53,23 @@ def test_missing_model_folder_is_a_clean_error(tmp_path, tiny_args, capsys):
     assert not out.exists()
 
 
+def test_an_org_name_model_that_is_not_local_is_named_as_a_hub_id(tmp_path, tiny_args, capsys, monkeypatch):
+    """``runs/ckpt`` is also a valid Hub id; when the Hub cannot serve it, the error says it was not found locally.
+    (The Hub is replaced by its offline error, so the test needs no network and waits for no retries.)"""
+    import transformers
+
+    def offline(*args, **kwargs):
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", offline)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    assert cli_main(["train", *tiny_args("runs/ckpt", out)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot load the tokenizer of runs/ckpt (runs/ckpt is not a folder under {tmp_path}" in err
+    assert "couldn't connect" in err and "Traceback" not in err and not out.exists()
+
+
 def test_output_dir_that_is_a_file_is_refused_before_loading(tmp_path, tiny_args, capsys):
     out = tmp_path / "out"
     out.write_text("a file")
