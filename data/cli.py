@@ -176,6 +176,7 @@ def _build(args: argparse.Namespace, tokenizer: Any):
         "template": args.template,
         "show_progress": not args.no_progress,
         "num_proc": args.num_proc,
+        "as_dataset": True,  # straight to Arrow, a chunk at a time: a full MS MARCO build fits in memory
     }
     if kind == "tevatron":
         if value == "hf":
@@ -247,15 +248,15 @@ def build(argv: list[str]) -> int:
         import datasets
 
         datasets.disable_progress_bars()
-    from data.rows import rows_to_dataset, save_rows
+    from data.rows import save_rows
 
     result = _build(args, tokenizer)
-    if not result.rows:
+    if not result.stats["rows"]:
         why = ", ".join(f"{SKIP_REASONS.get(k, k)}: {v}" for k, v in result.stats["skipped"].items())
         raise RankrlError(
             f"no training rows were built: every query was skipped ({why or 'no queries in the source'})"
         )
-    dataset = rows_to_dataset(result.rows)
+    dataset = result.dataset
     info = {
         "command": ["rankrl", "data", "build", *argv],
         "tokenizer": str(args.tokenizer) if args.tokenizer else None,

@@ -40,7 +40,7 @@ from data.records import Benchmark
 
 ROW_COLUMNS = ("prompt", "qid", "docids", "relevance", "paradigm", "group")
 BUILD_INFO = "build.json"
-_CHUNK = 10_000  # rows converted to Arrow at a time, so huge builds never hold every row as Python objects
+_CHUNK = 1_000  # rows converted to Arrow at a time, so huge builds never hold every row as Python objects
 _RENDER_CHUNK = 64  # prompts rendered per task (per worker round trip when num_proc > 1)
 
 
@@ -115,8 +115,14 @@ class RowsConfig:
 
 @dataclass
 class RowsResult:
-    rows: list[dict[str, Any]]
+    """Built rows and their statistics. ``rows`` holds them as Python dicts (``as_dataset=False``, for tests and
+    small builds); with ``as_dataset=True`` they go straight into ``dataset``, a ``datasets.Dataset`` filled
+    ``_CHUNK`` rows at a time, and ``rows`` is None: a full MS MARCO build then holds its text once, in Arrow,
+    instead of as millions of Python strings (``stats["rows"]`` counts them either way)."""
+
+    rows: list[dict[str, Any]] | None
     stats: dict[str, Any]
+    dataset: Any = None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -300,8 +306,8 @@ def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collecto
                 yield _Job(item.qid, item.query, group_id, tuple(group))
 
 
-def _chunks(items: Iterable[_Job], size: int) -> Iterator[list[_Job]]:
-    chunk: list[_Job] = []
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
     for item in items:
         chunk.append(item)
         if len(chunk) == size:
@@ -373,13 +379,17 @@ def _collect(
     source: dict,
     show_progress: bool,
     num_proc: int,
+    as_dataset: bool = False,
 ) -> RowsResult:
     config.validate(tokenizer is not None)
     if num_proc < 1:
         raise ConfigError(f"num_proc must be >= 1, got {num_proc}")
     collector = _Collector(_unit(tokenizer))
-    rows = list(_iter_rows(pools, config, tokenizer, collector, show_progress, num_proc))
-    return RowsResult(rows, _stats(collector, config, source))
+    rows = _iter_rows(pools, config, tokenizer, collector, show_progress, num_proc)
+    if as_dataset:
+        dataset = _dataset_from_chunks(_chunks(rows, _CHUNK))
+        return RowsResult(None, _stats(collector, config, source), dataset)
+    return RowsResult(list(rows), _stats(collector, config, source))
 
 
 def _stats(collector: _Collector, config: RowsConfig, source: dict) -> dict[str, Any]:
@@ -435,6 +445,7 @@ def rows_from_benchmark(
     paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
     num_proc: int = 1,
+    as_dataset: bool = False,
 ) -> RowsResult:
     """Rows from any benchmark: groups drawn from each judged query's first-stage top-``top_n``."""
     config = RowsConfig(
@@ -452,7 +463,9 @@ def rows_from_benchmark(
         dict(paradigm_options or {}),
     )
     source = {"kind": "benchmark", "name": benchmark.name, "provenance": _jsonable(benchmark.provenance)}
-    return _collect(benchmark_pools(benchmark, top_n), config, tokenizer, source, show_progress, num_proc)
+    return _collect(
+        benchmark_pools(benchmark, top_n), config, tokenizer, source, show_progress, num_proc, as_dataset
+    )
 
 
 def rankgpt_benchmark(candidates_path: str | Path, qrels_path: str | Path) -> Benchmark:
@@ -514,6 +527,7 @@ def rows_from_tevatron(
     paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
     num_proc: int = 1,
+    as_dataset: bool = False,
 ) -> RowsResult:
     """Rows from Tevatron examples (or a local Tevatron file): ``positives_per_group`` positives + negatives.
 
@@ -552,6 +566,7 @@ def rows_from_tevatron(
         source,
         show_progress,
         num_proc,
+        as_dataset,
     )
 
 
@@ -594,21 +609,27 @@ def _features():
 
 
 def rows_to_dataset(rows: Sequence[dict[str, Any]]):
-    """A ``datasets.Dataset`` with the row schema (built in chunks so Arrow, not Python, holds the text)."""
-    import datasets
-
+    """A ``datasets.Dataset`` with the row schema, from rows already held as Python dicts."""
     if not rows:
         raise RankrlError("no training rows to convert: every query was skipped (see the skipped counts)")
     missing = [c for c in ROW_COLUMNS if c not in rows[0]]
     if missing:
         raise RankrlError(f"rows lack the columns {missing}; expected {list(ROW_COLUMNS)}")
+    return _dataset_from_chunks(rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK))
+
+
+def _dataset_from_chunks(chunks: Iterable[Sequence[dict[str, Any]]]):
+    """One ``datasets.Dataset`` from chunks of rows, each converted to Arrow as soon as it arrives (so only one
+    chunk is ever held as Python objects); an empty dataset with the row schema when there are none."""
+    import datasets
+
     features = _features()
     parts = [
-        datasets.Dataset.from_list(
-            [{c: r[c] for c in ROW_COLUMNS} for r in rows[i : i + _CHUNK]], features=features
-        )
-        for i in range(0, len(rows), _CHUNK)
+        datasets.Dataset.from_list([{c: r[c] for c in ROW_COLUMNS} for r in chunk], features=features)
+        for chunk in chunks
     ]
+    if not parts:
+        return datasets.Dataset.from_dict({c: [] for c in ROW_COLUMNS}, features=features)
     return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
 
 

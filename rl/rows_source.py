@@ -57,6 +57,7 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
         "template": script.template,
         "paradigm_options": {"think_prefilled": script.think_prefilled, "answer_fallback": script.answer_fallback},
         "show_progress": show_progress,
+        "as_dataset": True,
     }
     extra = {"require_negative": not script.allow_no_negative, "rel_threshold": script.rel_threshold}
     source: dict[str, Any] = {"data_source": script.data_source}
@@ -93,14 +94,14 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
         )
     else:  # validated earlier; kept for a clear message if called directly
         raise ConfigError(f"unknown data_source {script.data_source!r}")
-    if not result.rows:
+    if not result.stats["rows"]:
         skipped = ", ".join(f"{k}: {v}" for k, v in result.stats.get("skipped", {}).items())
         raise RankrlError(f"data_source {script.data_source!r} gave no training rows (skipped: {skipped or 'none'})")
     source.update({
         "group_size": script.group_size, "top_n": script.top_n, "groups_per_query": script.groups_per_query,
         "rows_seed": script.rows_seed,
     })
-    dataset = rows_mod.rows_to_dataset(result.rows)
+    dataset = result.dataset
     if script.paradigm == "pointwise":
         dataset = _shuffle_groups(dataset, script.rows_seed)
     return TrainRows(dataset, paradigm, source, _summary(result.stats))

@@ -312,3 +312,25 @@ def test_worker_processes_give_the_same_rows_and_stats(dl19):
     assert two.rows == one.rows and two.stats == one.stats
     with pytest.raises(ConfigError, match="num_proc must be >= 1"):
         rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, num_proc=0)
+
+
+def test_as_dataset_streams_the_same_rows_and_stats_into_arrow(dl19, monkeypatch):
+    """``as_dataset=True`` (what `rankrl data build` and `rankrl train` use) converts rows to Arrow a chunk at a
+    time; with chunks smaller than the build, the dataset still equals the list path's rows, in order."""
+    import data.rows as rows_module
+
+    listed = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4)
+    monkeypatch.setattr(rows_module, "_CHUNK", 7)  # several chunks, the last one short
+    streamed = rows_from_benchmark(
+        dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4, as_dataset=True
+    )
+    assert streamed.rows is None and streamed.stats == listed.stats
+    assert len(listed.rows) % 7 != 0 and len(streamed.dataset) == len(listed.rows) == streamed.stats["rows"]
+    assert streamed.dataset.to_list() == [{c: r[c] for c in ROW_COLUMNS} for r in listed.rows]
+
+
+def test_as_dataset_with_every_query_skipped_is_empty_with_the_row_schema(dl19):
+    result = rows_from_benchmark(dl19, "listwise", group_size=20, top_n=20, seed=0, rel_threshold=99,
+                                 as_dataset=True)
+    assert result.stats["rows"] == 0 and len(result.dataset) == 0
+    assert result.dataset.column_names == list(ROW_COLUMNS)
