@@ -176,7 +176,7 @@ def _build(args: argparse.Namespace, tokenizer: Any):
         "template": args.template,
         "show_progress": not args.no_progress,
         "num_proc": args.num_proc,
-        "as_dataset": True,  # straight to Arrow, a chunk at a time: a full MS MARCO build fits in memory
+        "as_dataset": True,  # straight to Arrow, a chunk at a time: the text is held once, not as Python objects
     }
     if kind == "tevatron":
         if value == "hf":
