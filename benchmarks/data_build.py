@@ -7,13 +7,14 @@ several GB of text, so what matters is how peak memory grows with the number of 
 own process (its peak resident set size, ``ru_maxrss``, is its own) on the same file:
 
 - **streamed** (what ``rankrl data build`` and ``rankrl train`` do): rows go to Arrow ``_CHUNK`` rows at a time;
-- **listed** (the previous behaviour, kept for tests): every row is built as Python objects first, then
-  converted with ``rows_to_dataset``;
+- **listed** (``as_dataset=False``, what tests and small callers use): every row is built as Python objects
+  first, then converted with ``rows_to_dataset``;
 - **streamed, --num-proc 2**: prompts rendered in two worker processes (the peak printed is the parent's;
   each worker holds one render chunk).
 
 The saved datasets are checked to be equal. Passages are ~330 characters of random words (MS MARCO's mean
-passage length); with ``--tokenizer`` every prompt is also token-counted, which is where ``--num-proc`` pays.
+passage length); with ``--tokenizer`` every prompt is also token-counted, the part ``--num-proc`` spreads over
+processes (without one, rendering is cheap and moving rows between processes can cost more than it saves).
 """
 
 from __future__ import annotations

@@ -239,6 +239,20 @@ class _Job:
     shown: tuple[Candidate, ...]
 
 
+# What every chunk needs in a worker process (``num_proc > 1``), sent once when the worker starts rather than
+# pickled with every chunk: a tokenizer is megabytes, and re-sending it per 64-row chunk cost more than the
+# workers saved. Filled by ``_init_worker`` in worker processes only; the building process never touches it.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(paradigm: Any, tokenizer: Any, config: RowsConfig) -> None:
+    _WORKER.update(paradigm=paradigm, tokenizer=tokenizer, config=config)
+
+
+def _render_in_worker(jobs: Sequence[_Job]) -> list[tuple[dict[str, Any], bool, int]]:
+    return _render_chunk(_WORKER["paradigm"], _WORKER["tokenizer"], _WORKER["config"], jobs)
+
+
 def _render_chunk(
     paradigm: Any, tokenizer: Any, config: RowsConfig, jobs: Sequence[_Job]
 ) -> list[tuple[dict[str, Any], bool, int]]:
@@ -355,10 +369,12 @@ def _iter_rows(
 
         # spawn, not fork: the parent may hold tokenizer/torch threads that a forked child would inherit broken.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(num_proc, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            num_proc, mp_context=context, initializer=_init_worker, initargs=(paradigm, tokenizer, config)
+        ) as pool:
             pending: deque = deque()
             for chunk in chunks:
-                pending.append(pool.submit(_render_chunk, paradigm, tokenizer, config, chunk))
+                pending.append(pool.submit(_render_in_worker, chunk))
                 if len(pending) >= 2 * num_proc:
                     yield from consume(pending.popleft().result())
             while pending:

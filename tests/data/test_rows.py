@@ -334,3 +334,16 @@ def test_as_dataset_with_every_query_skipped_is_empty_with_the_row_schema(dl19):
                                  as_dataset=True)
     assert result.stats["rows"] == 0 and len(result.dataset) == 0
     assert result.dataset.column_names == list(ROW_COLUMNS)
+
+
+def test_worker_processes_with_a_tokenizer_and_a_budget_give_the_same_rows(dl19):
+    """Workers get the tokenizer once, through their initializer; token counts and truncation match one process."""
+    tokenizer = tiny_tokenizer()
+    options = {"group_size": 5, "top_n": 20, "groups_per_query": 2, "seed": 1, "tokenizer": tokenizer}
+    median = rows_from_benchmark(dl19, "setwise", **options).stats["prompt_length"]["p50"]
+    options["max_prompt_tokens"] = int(median)  # about half the prompts must be cut
+    one = rows_from_benchmark(dl19, "setwise", **options)
+    two = rows_from_benchmark(dl19, "setwise", num_proc=2, as_dataset=True, **options)
+    assert one.stats["rows"] > 64 and 0 < one.stats["truncation_rate"] < 1  # several chunks; the budget cuts some
+    assert two.stats == one.stats
+    assert two.dataset.to_list() == [{c: r[c] for c in ROW_COLUMNS} for r in one.rows]
