@@ -53,7 +53,7 @@ def write_tevatron(path: Path, queries: int, negatives: int, seed: int = 0) -> N
 
 def child(mode: str, source: str, out: str, tokenizer_dir: str | None) -> None:
     """One build in this process; prints a JSON line with wall time, peak RSS and rows."""
-    from data.rows import rows_from_tevatron, rows_to_dataset, save_rows
+    from rankrl.data.rows import rows_from_tevatron, rows_to_dataset, save_rows
 
     tokenizer = None
     if tokenizer_dir:

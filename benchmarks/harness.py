@@ -28,15 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import prompts
-from data.records import Benchmark, Passage, Query
-from data.trec import write_run
-from eval.backends.base import Sampling
-from eval.backends.oracle import OracleBackend
-from eval.cache import CompletionCache
-from eval.report import write_traces
-from eval.runner import RerankConfig, rerank_benchmark
-from eval.strategies import build_strategy
+from rankrl import prompts
+from rankrl.data.records import Benchmark, Passage, Query
+from rankrl.data.trec import write_run
+from rankrl.eval.backends.base import Sampling
+from rankrl.eval.backends.oracle import OracleBackend
+from rankrl.eval.cache import CompletionCache
+from rankrl.eval.report import write_traces
+from rankrl.eval.runner import RerankConfig, rerank_benchmark
+from rankrl.eval.strategies import build_strategy
 
 H100_7B_TOKENS_PER_SECOND = 5777.0
 """MLPerf Inference v5.1 Offline, Llama-3.1-8B on 1x H100 with vLLM (Red Hat submission): generated tokens/s."""

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ir_measures
 import pytrec_eval
 
-from eval.metrics import DEFAULT_METRICS, evaluate
+from rankrl.eval.metrics import DEFAULT_METRICS, evaluate
 
 PYTREC_MEASURES = {"ndcg_cut_5", "ndcg_cut_10", "ndcg_cut_20", "recip_rank", "recall_10", "recall_100", "map"}
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pytrec_eval
 
-import prompts
-from rewards import CachedParser, get_reward
+from rankrl import prompts
+from rankrl.rewards import CachedParser, get_reward
 
 TARGET = 50_000
 WORDS = [

@@ -63,10 +63,10 @@ def _flags(model: Path, out: Path, steps: int, paradigm: str) -> list[str]:
 
 def run_rankrl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
     """The ``rankrl train`` pipeline, step by step as ``rl.train.main`` runs it, plus a timer."""
-    from rl import train
-    from rl.checkpoint import training_metadata
-    from rl.config import check_context, paradigm_from_script, parse_args, validate
-    from rl.rows_source import build_train_rows
+    from rankrl.rl import train
+    from rankrl.rl.checkpoint import training_metadata
+    from rankrl.rl.config import check_context, paradigm_from_script, parse_args, validate
+    from rankrl.rl.rows_source import build_train_rows
 
     script, args, model_args, _ = parse_args(_flags(model, out, steps, paradigm))
     validate(script, args, model_args)
@@ -88,9 +88,9 @@ def run_trl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
     """Bare TRL: GRPOTrainer with the same config, rows and reward functions, nothing of rankrl's trainer."""
     from trl import GRPOTrainer
 
-    from rl import train
-    from rl.config import paradigm_from_script, parse_args
-    from rl.rows_source import build_train_rows
+    from rankrl.rl import train
+    from rankrl.rl.config import paradigm_from_script, parse_args
+    from rankrl.rl.rows_source import build_train_rows
 
     script, args, model_args, _ = parse_args(_flags(model, out, steps, paradigm))
     tokenizer = train.load_tokenizer(model_args, args)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = a.model
         if model is None:
-            from rl.tiny_model import build_tiny_model
+            from rankrl.rl.tiny_model import build_tiny_model
 
             model = Path(tmp) / "tiny"
             build_tiny_model(model, warmup_steps=150)

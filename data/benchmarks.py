@@ -17,13 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from data import bright as bright_mod
-from data.atomic import atomic_write_text
-from data.errors import DataFormatError, RankrlError, unknown_name
-from data.jsonl import field_str, iter_jsonl, read_corpus, read_queries, write_jsonl
-from data.rankgpt import read_candidates
-from data.records import Benchmark, Passage, Qrels, Query, Run
-from data.trec import read_qrels, read_run, read_topics, write_qrels, write_run
+from rankrl.data import bright as bright_mod
+from rankrl.core.atomic import atomic_write_text
+from rankrl.core.errors import DataFormatError, RankrlError, unknown_name
+from rankrl.data.jsonl import field_str, iter_jsonl, read_corpus, read_queries, write_jsonl
+from rankrl.data.rankgpt import read_candidates
+from rankrl.data.records import Benchmark, Passage, Qrels, Query, Run
+from rankrl.data.trec import read_qrels, read_run, read_topics, write_qrels, write_run
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _truncate(run: Run, depth: int) -> Run:
 
 def _bm25(queries: dict[str, Query], passages: dict[str, Passage], depth: int,
           options: Mapping[str, Any]) -> tuple[Run, dict[str, Any]]:
-    from data.bm25 import bm25_run
+    from rankrl.data.bm25 import bm25_run
 
     params = {k: options[k] for k in ("k1", "b", "stemmer") if k in options}
     run, info = bm25_run(queries, passages, k=depth, **params)

@@ -15,8 +15,8 @@ from importlib import metadata
 
 import numpy as np
 
-from data.errors import RankrlError
-from data.records import Passage, Query, Run
+from rankrl.core.errors import RankrlError
+from rankrl.data.records import Passage, Query, Run
 
 
 def _text(value: Query | Passage | str) -> str:

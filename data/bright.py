@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import DataFormatError, RankrlError, unknown_name
-from data.jsonl import field_str, iter_jsonl
-from data.records import Passage, Qrels, Query
+from rankrl.core.errors import DataFormatError, RankrlError, unknown_name
+from rankrl.data.jsonl import field_str, iter_jsonl
+from rankrl.data.records import Passage, Qrels, Query
 
 DOMAINS: tuple[str, ...] = (
     "biology", "earth_science", "economics", "psychology", "robotics", "stackoverflow", "sustainable_living",

@@ -14,8 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from data.atomic import check_creatable
-from data.errors import ConfigError, RankrlError
+from rankrl.core.atomic import check_creatable
+from rankrl.core.errors import ConfigError, RankrlError
 
 SOURCES = ("benchmark", "rankgpt", "tevatron")
 SKIP_REASONS = {
@@ -102,7 +102,7 @@ def _load_tokenizer(path: Path) -> Any:
 
 def _validate(args: argparse.Namespace) -> None:
     """Checks that need no data loading; run before anything is read or written."""
-    from data.rows import RowsConfig
+    from rankrl.data.rows import RowsConfig
 
     kind, value = args.source
     if kind not in SOURCES:
@@ -154,14 +154,14 @@ def _validate(args: argparse.Namespace) -> None:
         raise ConfigError(f"--num-proc must be >= 1, got {args.num_proc}")
     if args.out.exists() and not args.overwrite:
         raise RankrlError(f"output folder {args.out} already exists; pass --overwrite to replace it")
-    from data.rows import check_replaceable
+    from rankrl.data.rows import check_replaceable
 
     check_replaceable(args.out)
     check_creatable(args.out, "--out")  # before any data is read: a bad path must not cost the whole build
 
 
 def _build(args: argparse.Namespace, tokenizer: Any):
-    from data import rows
+    from rankrl.data import rows
 
     kind, value = args.source
     common = {
@@ -180,7 +180,7 @@ def _build(args: argparse.Namespace, tokenizer: Any):
     }
     if kind == "tevatron":
         if value == "hf":
-            from data.tevatron import HF_DATASET, HF_REVISION, iter_tevatron_hf
+            from rankrl.data.tevatron import HF_DATASET, HF_REVISION, iter_tevatron_hf
 
             name, revision = args.hf_dataset or HF_DATASET, args.hf_revision or HF_REVISION
             examples = iter_tevatron_hf(name, args.hf_split, revision)
@@ -205,7 +205,7 @@ def _build(args: argparse.Namespace, tokenizer: Any):
     extra = {"require_negative": not args.allow_no_negative, "rel_threshold": args.rel_threshold}
     if kind == "rankgpt":
         return rows.rows_from_rankgpt(Path(value), args.qrels, args.paradigm, **extra, **common)
-    from data.benchmarks import load_benchmark
+    from rankrl.data.benchmarks import load_benchmark
 
     options = {"run": str(args.run)} if args.run is not None else {}
     benchmark = load_benchmark(value, data_dir=args.data_dir, **options)
@@ -248,7 +248,7 @@ def build(argv: list[str]) -> int:
         import datasets
 
         datasets.disable_progress_bars()
-    from data.rows import save_rows
+    from rankrl.data.rows import save_rows
 
     result = _build(args, tokenizer)
     if not result.stats["rows"]:

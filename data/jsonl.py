@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_open
-from data.errors import DataFormatError, RankrlError
-from data.records import Passage, Query
+from rankrl.core.atomic import atomic_open
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.records import Passage, Query
 
 _GZIP_MAGIC = b"\x1f\x8b"
 

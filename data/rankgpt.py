@@ -12,9 +12,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from data.errors import DataFormatError
-from data.jsonl import iter_jsonl, read_text
-from data.records import Passage, Query, Run
+from rankrl.core.errors import DataFormatError
+from rankrl.data.jsonl import iter_jsonl, read_text
+from rankrl.data.records import Passage, Query, Run
 
 _WS = " \t\n\r"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 Qrels = dict[str, dict[str, int]]
 """qid -> docid -> relevance grade."""

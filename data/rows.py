@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from data.atomic import default_mode
-from data.errors import ConfigError, RankrlError
-from data.records import Benchmark
+from rankrl.core.atomic import default_mode
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.data.records import Benchmark
 
 ROW_COLUMNS = ("prompt", "qid", "docids", "relevance", "paradigm", "group")
 BUILD_INFO = "build.json"
@@ -90,7 +90,7 @@ class RowsConfig:
     paradigm_options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, has_tokenizer: bool) -> None:
-        from prompts import PARADIGMS
+        from rankrl.prompts import PARADIGMS
 
         if self.paradigm not in PARADIGMS:
             raise RankrlError(f"unknown paradigm {self.paradigm!r}; valid choices: {', '.join(PARADIGMS)}")
@@ -218,7 +218,7 @@ class _Collector:
 
 
 def _paradigm(config: RowsConfig):
-    from prompts import get_paradigm
+    from rankrl.prompts import get_paradigm
 
     # Truncation settings go into the paradigm too, so its metadata() (stored with checkpoints) records them.
     budgets = {
@@ -260,7 +260,7 @@ def _render_chunk(
 
     A plain function of its arguments so that worker processes can run it (``num_proc > 1``).
     """
-    from prompts import fit_messages
+    from rankrl.prompts import fit_messages
 
     out = []
     for job in jobs:
@@ -486,8 +486,8 @@ def rows_from_benchmark(
 
 def rankgpt_benchmark(candidates_path: str | Path, qrels_path: str | Path) -> Benchmark:
     """A benchmark from RankGPT/rank_llm candidate JSON (queries, texts, first stage) and TREC qrels."""
-    from data.rankgpt import read_candidates
-    from data.trec import read_qrels
+    from rankrl.data.rankgpt import read_candidates
+    from rankrl.data.trec import read_qrels
 
     queries, passages, run = read_candidates(candidates_path)
     qrels = read_qrels(qrels_path)
@@ -556,7 +556,7 @@ def rows_from_tevatron(
         raise ConfigError(f"limit must be >= 1, got {limit}")
     source: dict[str, Any] = {"kind": "tevatron", "positives_per_group": positives_per_group, "limit": limit}
     if isinstance(examples, (str, Path)):
-        from data.tevatron import iter_tevatron
+        from rankrl.data.tevatron import iter_tevatron
 
         source["file"] = str(examples)
         examples = iter_tevatron(examples)

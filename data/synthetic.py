@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import random
 
-from data.errors import ConfigError
-from data.records import Benchmark, Passage, Qrels, Query, Run
+from rankrl.core.errors import ConfigError
+from rankrl.data.records import Benchmark, Passage, Qrels, Query, Run
 
 SPLITS = ("train", "test")
 TASKS = ("match", "marker")
@@ -131,7 +131,7 @@ def synthetic_benchmark(
         qrels=qrels,
         first_stage=run,
         provenance={
-            "source": "data.synthetic.synthetic_benchmark",
+            "source": "rankrl.data.synthetic.synthetic_benchmark",
             "task": task,
             "seed": seed,
             "split": split,

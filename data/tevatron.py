@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import DataFormatError, RankrlError
-from data.records import Passage
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.records import Passage
 
 HF_DATASET = "Tevatron/msmarco-passage"
 # Commit that last changed train.jsonl.gz (1.73 GB); pinned so a rebuild reads the same examples.

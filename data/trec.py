@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from data.atomic import atomic_open
-from data.errors import DataFormatError, RankrlError
-from data.jsonl import iter_lines
-from data.records import Qrels, Query, Run
+from rankrl.core.atomic import atomic_open
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.jsonl import iter_lines
+from rankrl.data.records import Qrels, Query, Run
 
 log = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from data.errors import DataFormatError
-from eval.backends.base import Generation, Prompt, Sampling
+from rankrl.core.errors import DataFormatError
+from rankrl.eval.backends.base import Generation, Prompt, Sampling
 
 CACHE_FILE = "completions.cache.jsonl"
 STALE_SUFFIX = ".stale"
@@ -121,7 +121,7 @@ class CompletionCache:
         other = {k: m for k, m in self._models.items() if m != self.model_id}
         if not other:
             return {}
-        from data.atomic import atomic_write_text
+        from rankrl.core.atomic import atomic_write_text
 
         stale = self.path.with_name(self.path.name + STALE_SUFFIX)
         with open(stale, "a", encoding="utf-8") as handle:

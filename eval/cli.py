@@ -17,8 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
-from eval.fusion import FUSIONS, MERGES
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.eval.fusion import FUSIONS, MERGES
 
 CHART_FILE = "ndcg10_by_benchmark.png"
 
@@ -136,7 +136,7 @@ def validate_numbers(args: argparse.Namespace) -> None:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} exists and is not a folder")
-    from data.atomic import check_creatable
+    from rankrl.core.atomic import check_creatable
 
     check_creatable(out, "--out")  # now, not after the benchmarks and the model are loaded
 
@@ -144,7 +144,7 @@ def validate_numbers(args: argparse.Namespace) -> None:
 def check_model_paths(args: argparse.Namespace) -> None:
     """A ``--model``/``--adapter`` that can only be a local path and is not there: say so at once (the Hub would be
     asked otherwise, with retries, or the error would blame a missing rankrl.json)."""
-    from eval.backends.hf import check_model_path
+    from rankrl.core.model_path import check_model_path
 
     check_model_path(args.model, "--model")
     check_model_path(args.adapter, "--adapter")
@@ -164,7 +164,7 @@ def chat_template_kwargs(text: str | None) -> dict[str, Any]:
 
 def _template_paradigm(template: str) -> str:
     """The paradigm a template file or shipped template name is written for."""
-    from prompts.template import TEMPLATE_DIR
+    from rankrl.prompts.template import TEMPLATE_DIR
 
     path = Path(template)
     if not path.is_file():
@@ -177,8 +177,8 @@ def _template_paradigm(template: str) -> str:
 
 def resolve_paradigm(args: argparse.Namespace) -> tuple[Any, str]:
     """The paradigm to prompt and parse with, and where it came from."""
-    import prompts
-    from rl.metadata import read_metadata
+    from rankrl import prompts
+    from rankrl.core.metadata import read_metadata
 
     meta = None
     source_dir = None
@@ -220,7 +220,7 @@ def benchmark_options(name: str, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def load_benchmarks(args: argparse.Namespace) -> list[Any]:
-    from data.benchmarks import expand_benchmark_names, load_benchmark
+    from rankrl.data.benchmarks import expand_benchmark_names, load_benchmark
 
     names: list[str] = []
     for part in args.benchmark.split(","):
@@ -236,7 +236,7 @@ def load_benchmarks(args: argparse.Namespace) -> list[Any]:
 def describe_model_change(old_id: str | None, new_id: str) -> str:
     """Why cached completions of ``old_id`` do not fit ``new_id``, in words (weights changed at the same path, or
     another model)."""
-    from eval.backends.hf import split_model_id
+    from rankrl.eval.backends.hf import split_model_id
 
     if old_id is None:
         return "they carry no weights fingerprint (written by an older rankrl), so they may be of other weights"
@@ -265,10 +265,10 @@ def main(argv: list[str]) -> int:
     check_model_paths(args)
     kwargs = chat_template_kwargs(args.chat_template_kwargs)
 
-    from eval.backends import build_backend
-    from eval.backends.base import Sampling
-    from eval.runner import RerankConfig, check_passages, select_queries
-    from eval.strategies import build_strategy, check_fit
+    from rankrl.eval.backends import build_backend
+    from rankrl.eval.backends.base import Sampling
+    from rankrl.eval.runner import RerankConfig, check_passages, select_queries
+    from rankrl.eval.strategies import build_strategy, check_fit
 
     paradigm, paradigm_source = resolve_paradigm(args)
     strategy_name = args.strategy or paradigm.name
@@ -279,7 +279,7 @@ def main(argv: list[str]) -> int:
                               expected_score=not args.no_expected_score, score_range=(0.0, score_max))
     merge = args.merge or ("mean-score" if strategy_name in ("pointwise", "groupwise") else "mean-rank")
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
-    from eval.metrics import parse_metric
+    from rankrl.eval.metrics import parse_metric
 
     for m in metrics:
         parse_metric(m)
@@ -308,7 +308,7 @@ def main(argv: list[str]) -> int:
     backend = build_backend(args.backend, args.model, **backend_options)
     load_seconds = time.perf_counter() - t0
 
-    from prompts import fit_messages
+    from rankrl.prompts import fit_messages
 
     budgets = {"max_prompt_tokens": args.max_prompt_tokens, "max_passage_tokens": args.max_passage_tokens,
                "max_passage_chars": args.max_passage_chars}
@@ -343,9 +343,9 @@ def main(argv: list[str]) -> int:
 
 def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: Any, backend: Any, paradigm: Any,
                    fit: Any, sampling: Any, config: Any, settings: dict[str, Any], started: float) -> None:
-    from data.trec import write_run
-    from eval.cache import CACHE_FILE, CompletionCache
-    from eval.report import (
+    from rankrl.data.trec import write_run
+    from rankrl.eval.cache import CACHE_FILE, CompletionCache
+    from rankrl.eval.report import (
         bar_chart,
         benchmark_metrics,
         combined_metrics,
@@ -353,8 +353,8 @@ def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: An
         write_json,
         write_traces,
     )
-    from eval.runner import rerank_benchmark
-    from eval.traces_html import write_traces_html
+    from rankrl.eval.runner import rerank_benchmark
+    from rankrl.eval.traces_html import write_traces_html
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -383,19 +383,19 @@ def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: An
                           title=f"{benchmark.name} — {settings['strategy']} — {args.model}",
                           per_query=result.evaluation.per_query, top_k=config.top_k)
         if multi:
-            from data.atomic import atomic_write_text
+            from rankrl.core.atomic import atomic_write_text
 
             atomic_write_text(folder / "report.md", render_report([result], settings,
                                                                   result.stats.wall_seconds))
     wall = time.perf_counter() - started
     chart = None
-    from data.atomic import atomic_write_text
+    from rankrl.core.atomic import atomic_write_text
 
     if multi:
         bar_chart(results, out / CHART_FILE)
         chart = CHART_FILE
         write_json(out / "metrics.json", combined_metrics(results, settings))
-        from eval.traces_html import render_index_html
+        from rankrl.eval.traces_html import render_index_html
 
         atomic_write_text(out / "traces.html", render_index_html(
             f"rankrl eval traces — {settings['strategy']} — {args.model}",

@@ -18,10 +18,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from data.errors import RankrlError
-from eval.backends.base import Backend, Generation, Prompt, Sampling
-from eval.cache import CompletionCache, cache_key, sampling_blob
-from prompts.base import Parsed
+from rankrl.core.errors import RankrlError
+from rankrl.eval.backends.base import Backend, Generation, Prompt, Sampling
+from rankrl.eval.cache import CompletionCache, cache_key, sampling_blob
+from rankrl.prompts.base import Parsed
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from data.errors import ConfigError, unknown_name
-from eval.engine import Ranking
+from rankrl.core.errors import ConfigError, unknown_name
+from rankrl.eval.engine import Ranking
 
 MERGES = ("mean-rank", "mean-score")
 FUSIONS = ("none", "minmax", "zscore")

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_open, atomic_write_text
-from eval.runner import BenchmarkResult
+from rankrl.core.atomic import atomic_open, atomic_write_text
+from rankrl.eval.runner import BenchmarkResult
 
 HEADLINE = "nDCG@10"
 

@@ -14,15 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
-from data.records import Benchmark, Run
-from eval.backends.base import Backend, Sampling
-from eval.cache import CompletionCache
-from eval.engine import Engine, EngineStats, Ranking
-from eval.fusion import FUSIONS, MERGES, Merged, fuse, merge_repeats
-from eval.metrics import DEFAULT_METRICS, Evaluation, evaluate
-from eval.strategies import PromptMaker, Strategy
-from eval.strategies.base import Fit
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.data.records import Benchmark, Run
+from rankrl.eval.backends.base import Backend, Sampling
+from rankrl.eval.cache import CompletionCache
+from rankrl.eval.engine import Engine, EngineStats, Ranking
+from rankrl.eval.fusion import FUSIONS, MERGES, Merged, fuse, merge_repeats
+from rankrl.eval.metrics import DEFAULT_METRICS, Evaluation, evaluate
+from rankrl.eval.strategies import PromptMaker, Strategy
+from rankrl.eval.strategies.base import Fit
 
 
 @dataclass

@@ -12,9 +12,9 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from data.bright import excluded_from_examples, read_examples
-from data.trec import read_qrels, read_run
-from eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rankrl.data.bright import excluded_from_examples, read_examples
+from rankrl.data.trec import read_qrels, read_run
+from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """Show rankrl's warnings (missing queries) on stderr whatever the caller's logging setup is."""
-    logger = logging.getLogger("eval")
+    logger = logging.getLogger("rankrl.eval")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rankrl score: warning: %(message)s"))
     handler.setLevel(logging.WARNING)

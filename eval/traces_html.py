@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_write_text
-from data.records import Benchmark
+from rankrl.core.atomic import atomic_write_text
+from rankrl.data.records import Benchmark
 
 TOP_SHOWN = 20
 PASSAGE_CHARS = 1200

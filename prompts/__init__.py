@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.errors import RankrlError, unknown_name
-from prompts.base import Paradigm, Parsed
-from prompts.fit import FitResult, count_prompt_tokens, fit_messages
-from prompts.groupwise import Groupwise
-from prompts.listwise import Listwise
-from prompts.paradigm import OPTIONS, BaseParadigm
-from prompts.pointwise import Pointwise
-from prompts.setwise import Setwise
-from prompts.tags import TagScan, scan
-from prompts.template import Template, available_templates, load_template
+from rankrl.core.errors import RankrlError, unknown_name
+from rankrl.prompts.base import Paradigm, Parsed
+from rankrl.prompts.fit import FitResult, count_prompt_tokens, fit_messages
+from rankrl.prompts.groupwise import Groupwise
+from rankrl.prompts.listwise import Listwise
+from rankrl.prompts.paradigm import OPTIONS, BaseParadigm
+from rankrl.prompts.pointwise import Pointwise
+from rankrl.prompts.setwise import Setwise
+from rankrl.prompts.tags import TagScan, scan
+from rankrl.prompts.template import Template, available_templates, load_template
 
 PARADIGMS = ("setwise", "listwise", "pointwise", "groupwise")
 _CLASSES: dict[str, type[BaseParadigm]] = {

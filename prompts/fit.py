@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
-from prompts.passages import decode, encode, neutralise, truncate_chars, truncate_tokens
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.prompts.passages import decode, encode, neutralise, truncate_chars, truncate_tokens
 
 CHARS_PER_TOKEN = 4
 

@@ -24,9 +24,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.labels import MAX_DIGITS
-from prompts.paradigm import Answer, BaseParadigm
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.labels import MAX_DIGITS
+from rankrl.prompts.paradigm import Answer, BaseParadigm
 
 SCORE_MAX = 10.0
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")

@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.labels import bare_ids, bracketed_ids, compact
-from prompts.paradigm import Answer, BaseParadigm
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.labels import bare_ids, bracketed_ids, compact
+from rankrl.prompts.paradigm import Answer, BaseParadigm
 
 _BARE_CHAIN = re.compile(r"\s*\d+(?:\s*>\s*\d+)*\s*")
 # The canonical answer ``[a] > [b] > …`` (whitespace aside, no leading zeros); with ids that form a permutation

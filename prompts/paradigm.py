@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.base import Parsed
-from prompts.passages import labelled_block, neutralise, truncate_chars
-from prompts.tags import contains_tag, locate
-from prompts.template import Template, load_template
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.base import Parsed
+from rankrl.prompts.passages import labelled_block, neutralise, truncate_chars
+from rankrl.prompts.tags import contains_tag, locate
+from rankrl.prompts.template import Template, load_template
 
 # An answer is a label, a number, a ranking or a small JSON object: 20,000 characters is far above any real one
 # (100 passages ranked or scored take ~1,500) and bounds the per-paradigm reading work on runaway generations.

@@ -21,8 +21,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.paradigm import Answer, BaseParadigm
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.paradigm import Answer, BaseParadigm
 
 _ONLY_INT = re.compile(r"\s*(\d{1,6})\s*")
 _OUT_OF_TEN = re.compile(r"(\d)\s*(?:/|out of)\s*10(?![\d.])", re.IGNORECASE)

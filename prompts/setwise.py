@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.labels import bracketed_ids, compact, to_id
-from prompts.paradigm import Answer, BaseParadigm
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.labels import bracketed_ids, compact, to_id
+from rankrl.prompts.paradigm import Answer, BaseParadigm
 
 _ONLY_INT = re.compile(r"\s*(\d+)\s*")
 

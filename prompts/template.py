@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import DataFormatError, RankrlError
+from rankrl.core.errors import DataFormatError, RankrlError
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _PLACEHOLDER = re.compile(r"\{(query|passages|num_passages|answer_format)\}")

@@ -5,8 +5,8 @@ format_gate)`` turns a recipe's reward list into ``(reward_funcs, reward_weights
 The ranking math (nDCG, ΔnDCG, recall, RBO) lives in ``rewards.ranking``.
 """
 
-from rewards.base import FORMAT_GATES, CachedParser, Reward, failure_value
-from rewards.registry import REWARDS, build_rewards, get_reward, reward_params
+from rankrl.rewards.base import FORMAT_GATES, CachedParser, Reward, failure_value
+from rankrl.rewards.registry import REWARDS, build_rewards, get_reward, reward_params
 
 __all__ = [
     "FORMAT_GATES",

@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from data.errors import RankrlError, unknown_name
-from prompts import get_paradigm
-from prompts.base import Parsed
-from rewards.columns import check_docids, column, completion_text, plain_int_rows, row_grades
+from rankrl.core.errors import RankrlError, unknown_name
+from rankrl.prompts import get_paradigm
+from rankrl.prompts.base import Parsed
+from rankrl.rewards.columns import check_docids, column, completion_text, plain_int_rows, row_grades
 
 FORMAT_GATES = ("none", "zero", "minus_one")
 _INTS = frozenset({int})

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 _SEQUENCE = (list, tuple, np.ndarray)
 _INT_ONLY = frozenset({int})

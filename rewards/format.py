@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from data.errors import RankrlError
-from prompts.base import Parsed
-from rewards.base import Reward
-from rewards.columns import column, completion_text, num_passages
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.base import Parsed
+from rankrl.rewards.base import Reward
+from rankrl.rewards.columns import column, completion_text, num_passages
 
 MODES = ("strict", "partial")
 

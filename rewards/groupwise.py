@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from rewards import ranking
-from rewards.base import Reward, Row, check_value_length
-from rewards.listwise import RankingReward, _positive_int
-from rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
+from rankrl.rewards import ranking
+from rankrl.rewards.base import Reward, Row, check_value_length
+from rankrl.rewards.listwise import RankingReward, _positive_int
+from rankrl.rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
 
 
 class GroupwiseNDCG(RankingReward):

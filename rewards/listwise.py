@@ -10,9 +10,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from data.errors import RankrlError
-from rewards import ranking
-from rewards.base import Reward, Row, check_value_length
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import ranking
+from rankrl.rewards.base import Reward, Row, check_value_length
 
 
 def _positive_int(name: str, value: Any, reward: str) -> int:

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import RankrlError
-from rewards.base import Reward, Row
-from rewards.columns import column, single_docid
-from rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
+from rankrl.core.errors import RankrlError
+from rankrl.rewards.base import Reward, Row
+from rankrl.rewards.columns import column, single_docid
+from rankrl.rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
 
 
 class PointwiseAccuracy(Reward):

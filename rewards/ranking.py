@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 ArrayLike = Sequence[int] | Sequence[float] | np.ndarray
 

@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from data.errors import ConfigError, RankrlError, unknown_name
-from rewards.base import CachedParser, Reward, check_format_gate, resolve_paradigm
-from rewards.format import FormatReward
-from rewards.groupwise import Distributional, GroupwiseNDCG
-from rewards.listwise import RBO, ListwiseDeltaNDCG, ListwiseNDCG, Recall
-from rewards.pointwise import PointwiseAccuracy, PointwiseListwise
-from rewards.setwise import SetwiseChoice
+from rankrl.core.errors import ConfigError, RankrlError, unknown_name
+from rankrl.rewards.base import CachedParser, Reward, check_format_gate, resolve_paradigm
+from rankrl.rewards.format import FormatReward
+from rankrl.rewards.groupwise import Distributional, GroupwiseNDCG
+from rankrl.rewards.listwise import RBO, ListwiseDeltaNDCG, ListwiseNDCG, Recall
+from rankrl.rewards.pointwise import PointwiseAccuracy, PointwiseListwise
+from rankrl.rewards.setwise import SetwiseChoice
 
 REWARDS: Mapping[str, type[Reward]] = MappingProxyType(
     {

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 
 def check_scale(name: str, value: Any, reward: str) -> float | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.errors import RankrlError
-from rewards.base import Reward, Row
+from rankrl.core.errors import RankrlError
+from rankrl.rewards.base import Reward, Row
 
 
 class SetwiseChoice(Reward):

@@ -17,8 +17,8 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
-from rl.metadata import read_metadata, write_metadata
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.metadata import read_metadata, write_metadata
 
 # transformers is imported lazily (it costs seconds): a recipe typo must be reported before it loads.
 PREFIX_CHECKPOINT_DIR = "checkpoint"

@@ -15,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from data.errors import ConfigError, RankrlError
-from rl.recipe import Recipe, read_recipe
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.rl.recipe import Recipe, read_recipe
 
 DATA_SOURCE_KINDS = ("synthetic", "benchmark", "tevatron", "rankgpt")
 ZERO_VARIANCE_POLICIES = ("keep", "drop")
@@ -379,8 +379,8 @@ def validate(
 def check_model_and_output(model_args: Any, args: Any) -> list[str]:
     """A local model folder that does not exist, and an ``output_dir`` that is a file or cannot be created: found
     now, not after the data is built and the model loaded (train and sft)."""
-    from data.atomic import check_creatable
-    from eval.backends.hf import missing_local_model
+    from rankrl.core.atomic import check_creatable
+    from rankrl.core.model_path import missing_local_model
 
     problems = []
     model = model_args.model_name_or_path
@@ -435,7 +435,7 @@ def _check_data_source(script: Any, check_paths: bool) -> list[str]:
 
 def paradigm_from_script(script: Any) -> Any:
     """The prompts paradigm these arguments describe (template and truncation settings included)."""
-    from prompts import get_paradigm
+    from rankrl.prompts import get_paradigm
 
     return get_paradigm(
         script.paradigm,
@@ -449,7 +449,7 @@ def paradigm_from_script(script: Any) -> Any:
 
 
 def _check_prompts_and_rewards(script: Any) -> list[str]:
-    from rewards.registry import build_rewards
+    from rankrl.rewards.registry import build_rewards
 
     try:
         paradigm = paradigm_from_script(script)

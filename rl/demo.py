@@ -32,8 +32,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_write_text
-from data.errors import ConfigError, RankrlError
+from rankrl.core.atomic import atomic_write_text
+from rankrl.core.errors import ConfigError, RankrlError
 
 DEFAULT_RECIPE = Path(__file__).resolve().parent / "recipes" / "tiny.yaml"
 MARKER_FILE = ".rankrl-demo"  # marks a folder written by the demo, so a rerun may replace it
@@ -89,8 +89,8 @@ class RecipeTask:
 
 def read_recipe_task(path: Path) -> RecipeTask:
     """The recipe's task settings; ``ConfigError`` when the recipe cannot drive the demo (file, field named)."""
-    from rl.config import DEFAULT_REWARDS, ScriptArguments
-    from rl.recipe import read_recipe
+    from rankrl.rl.config import DEFAULT_REWARDS, ScriptArguments
+    from rankrl.rl.recipe import read_recipe
 
     recipe = read_recipe(path)
     values = recipe.values
@@ -144,8 +144,8 @@ def validate(config: DemoConfig) -> RecipeTask:
     if problems:
         raise ConfigError("invalid demo settings:\n  - " + "\n  - ".join(problems))
     task = read_recipe_task(config.recipe)
-    import prompts
-    from data.synthetic import synthetic_benchmark
+    from rankrl import prompts
+    from rankrl.data.synthetic import synthetic_benchmark
 
     prompts.get_paradigm(task.paradigm, template=task.template)  # unknown paradigm/template: RankrlError
     synthetic_benchmark(1, config.test_group_size, config.seed, "test", task=task.task,
@@ -164,7 +164,7 @@ def validate(config: DemoConfig) -> RecipeTask:
 
 
 def _train_supports_budget() -> bool:
-    from rl.config import ScriptArguments
+    from rankrl.rl.config import ScriptArguments
 
     return "max_train_seconds" in {f.name for f in fields(ScriptArguments)}
 
@@ -205,14 +205,14 @@ class Progress:
 
 def train_benchmark(task: RecipeTask, seed: int) -> Any:
     """The training split exactly as ``rankrl train`` builds it from the recipe (``rows_seed`` = ``seed``)."""
-    from data.synthetic import synthetic_benchmark
+    from rankrl.data.synthetic import synthetic_benchmark
 
     return synthetic_benchmark(task.queries, task.group_size, seed, "train", task=task.task,
                                passage_words=task.passage_words)
 
 
 def heldout_benchmark(task: RecipeTask, config: DemoConfig) -> Any:
-    from data.synthetic import synthetic_benchmark
+    from rankrl.data.synthetic import synthetic_benchmark
 
     return synthetic_benchmark(config.test_queries, config.test_group_size, config.seed, "test", task=task.task,
                                passage_words=task.passage_words)
@@ -220,7 +220,7 @@ def heldout_benchmark(task: RecipeTask, config: DemoConfig) -> Any:
 
 def training_rows(task: RecipeTask, seed: int, tokenizer: Any) -> list[dict[str, Any]]:
     """Prompts rendered by ``data.rows`` exactly as GRPO sees them, with their relevance grades."""
-    from data.rows import rows_from_benchmark
+    from rankrl.data.rows import rows_from_benchmark
 
     result = rows_from_benchmark(
         train_benchmark(task, seed), task.paradigm, group_size=task.group_size, seed=seed, tokenizer=tokenizer,
@@ -271,7 +271,7 @@ def build_initial_model(folder: Path, seed: int, rope_theta: float) -> dict[str,
     """
     from transformers import AutoConfig
 
-    from rl.tiny_model import build_tiny_model
+    from rankrl.rl.tiny_model import build_tiny_model
 
     info = build_tiny_model(folder, seed=seed, warmup_steps=0, overwrite=True, log=lambda *_: None)
     config = AutoConfig.from_pretrained(folder)
@@ -297,7 +297,7 @@ def supervised(
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rl.metadata import write_metadata
+    from rankrl.core.metadata import write_metadata
 
     tokenizer = AutoTokenizer.from_pretrained(init)
     model = AutoModelForCausalLM.from_pretrained(init)
@@ -352,7 +352,7 @@ def supervised(
 
 def run_grpo(config: DemoConfig, task: RecipeTask, warmup: Path, out: Path) -> dict[str, Any]:
     """``rankrl train`` with the recipe, from the warm-up checkpoint; the final checkpoint keeps the log history."""
-    from rl import train
+    from rankrl.rl import train
 
     steps = config.grpo_steps or task.max_steps
     argv = [
@@ -385,7 +385,7 @@ def read_log_history(output_dir: Path) -> list[dict[str, Any]]:
 
 
 def run_eval(model: Path, benchmark_dir: Path, out: Path, config: DemoConfig, task: RecipeTask) -> None:
-    from eval import cli
+    from rankrl.eval import cli
 
     argv = [
         "--model", str(model), "--benchmark", f"local:{benchmark_dir}", "--out", str(out),
@@ -428,7 +428,7 @@ def stage_scores(eval_dir: Path, qrels: dict[str, dict[str, int]], task: RecipeT
 
 def first_stage_scores(benchmark: Any) -> dict[str, Any]:
     """The first-stage (random) order scored by ``eval.metrics`` (pytrec_eval): the chance level."""
-    from eval.metrics import evaluate
+    from rankrl.eval.metrics import evaluate
 
     result = evaluate(benchmark.qrels, benchmark.first_stage, metrics=("nDCG@10", "RR@10"))
     return _per_query_scores(result.per_query)
@@ -445,8 +445,8 @@ def _per_query_scores(per_query_metrics: dict[str, dict[str, float]]) -> dict[st
 
 def trace_scores(path: Path, qrels: dict[str, dict[str, int]], task: RecipeTask) -> dict[str, float]:
     """Format-ok rate and the recipe's weighted reward over the held-out completions (as in training)."""
-    import prompts
-    from rewards import build_rewards
+    from rankrl import prompts
+    from rankrl.rewards import build_rewards
 
     paradigm = prompts.get_paradigm(task.paradigm, template=task.template)
     traces = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -663,8 +663,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     models, evals = out / "models", out / "eval"
 
     progress.stage("data", "synthetic data: training split for GRPO/warm-up, held-out split for evaluation")
-    import prompts
-    from data.benchmarks import write_local_benchmark
+    from rankrl import prompts
+    from rankrl.data.benchmarks import write_local_benchmark
 
     heldout = heldout_benchmark(task, config)
     write_local_benchmark(heldout, out / "data" / "heldout")

@@ -26,7 +26,7 @@ import torch
 from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler, nanstd
 
-from rewards.columns import completion_text
+from rankrl.rewards.columns import completion_text
 
 
 class GroupedRepeatSampler(RepeatSampler):

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from data.errors import ConfigError
+from rankrl.core.errors import ConfigError
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
+from rankrl.core.errors import ConfigError, RankrlError
 
 
 @dataclass
@@ -42,7 +42,7 @@ def build_train_rows(script: Any, paradigm: Any, tokenizer: Any, *, show_progres
 
 
 def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> TrainRows:
-    from data import rows as rows_mod
+    from rankrl.data import rows as rows_mod
 
     kind, _, value = script.data_source.partition(":")
     common: dict[str, Any] = {
@@ -62,7 +62,7 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
     extra = {"require_negative": not script.allow_no_negative, "rel_threshold": script.rel_threshold}
     source: dict[str, Any] = {"data_source": script.data_source}
     if kind == "synthetic":
-        from data.synthetic import synthetic_benchmark
+        from rankrl.data.synthetic import synthetic_benchmark
 
         benchmark = synthetic_benchmark(
             script.synthetic_queries, script.group_size, script.rows_seed, "train",
@@ -71,7 +71,7 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
         source.update(benchmark.provenance)
         result = rows_mod.rows_from_benchmark(benchmark, script.paradigm, **extra, **common)
     elif kind == "benchmark":
-        from data.benchmarks import load_benchmark
+        from rankrl.data.benchmarks import load_benchmark
 
         benchmark = load_benchmark(value, data_dir=script.benchmark_dir)
         source.update({"benchmark": benchmark.name, "benchmark_dir": script.benchmark_dir})
@@ -82,7 +82,7 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
     elif kind == "tevatron":
         examples: Any = Path(value)
         if value == "hf":
-            from data.tevatron import HF_DATASET, HF_REVISION, iter_tevatron_hf
+            from rankrl.data.tevatron import HF_DATASET, HF_REVISION, iter_tevatron_hf
 
             name = script.tevatron_hf_dataset or HF_DATASET
             revision = script.tevatron_hf_revision or HF_REVISION
@@ -110,8 +110,8 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
 def _load_built(script: Any, paradigm: Any, tokenizer: Any) -> TrainRows:
     """A dataset from ``rankrl data build``: its paradigm and template must match; over-budget prompts are
     dropped (and counted), since their passages can no longer be truncated."""
-    from data.rows import BUILD_INFO, load_rows
-    from prompts import count_prompt_tokens, paradigm_from_metadata
+    from rankrl.data.rows import BUILD_INFO, load_rows
+    from rankrl.prompts import count_prompt_tokens, paradigm_from_metadata
 
     dataset = load_rows(script.dataset_dir)
     info_path = Path(script.dataset_dir) / BUILD_INFO

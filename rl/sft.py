@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data.errors import ConfigError, DataFormatError, RankrlError
-from rl.checkpoint import _version, guard_checkpoint_loading, resume_checkpoint
-from rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
-from rl.metadata import write_metadata
+from rankrl.core.errors import ConfigError, DataFormatError, RankrlError
+from rankrl.rl.checkpoint import _version, guard_checkpoint_loading, resume_checkpoint
+from rankrl.rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
+from rankrl.core.metadata import write_metadata
 
 
 @dataclass
@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         argv, script_type=SFTScriptArguments, config_type="SFTConfig", prog="rankrl sft"
     )
     validate_sft(script, args, model_args)
-    from rl.train import _model_config, load_tokenizer
+    from rankrl.rl.train import _model_config, load_tokenizer
 
     tokenizer = load_tokenizer(model_args, args)
     check_context(script, args, _model_config(model_args, args))
@@ -74,7 +74,7 @@ def main(argv: list[str]) -> int:
         write_metadata(args.output_dir, {**meta, "step": trainer.state.global_step})
         trainer.create_model_card(model_name=Path(args.output_dir).name, tags=["rankrl", "reranker", paradigm.name])
         if model_args.use_peft and script.merge_lora:
-            from rl.train import merge_adapter
+            from rankrl.rl.train import merge_adapter
 
             merged = merge_adapter(args.output_dir, tokenizer)
             write_metadata(merged, {**meta, "step": trainer.state.global_step, "adapter": False})
@@ -105,7 +105,7 @@ def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool 
             f"max_prompt_tokens ({script.max_prompt_tokens}) leaves no room for the completion within max_length "
             f"({args.max_length}); SFTTrainer cuts sequences at max_length"
         )
-    from rl.config import _check_device, _check_report_to
+    from rankrl.rl.config import _check_device, _check_report_to
 
     if check_device:
         problems += _check_device(args) + _check_report_to(args)
@@ -133,7 +133,7 @@ def _passage_texts(value: Any, path: str, line: int) -> list[str]:
 
 def read_traces(path: str | Path) -> list[tuple[int, str, list[str], str]]:
     """``(line, query, passages, completion)`` for every record of a traces JSONL file (validated)."""
-    from data.jsonl import iter_jsonl
+    from rankrl.data.jsonl import iter_jsonl
 
     out = []
     for line, record in iter_jsonl(path):
@@ -153,7 +153,7 @@ def build_sft_dataset(
     how many whole examples exceed ``max_length`` (SFTTrainer would cut their completions)."""
     import datasets
 
-    from prompts import fit_messages
+    from rankrl.prompts import fit_messages
 
     examples: list[dict[str, Any]] = []
     stats = {"read": 0, "dropped_unparsable": 0, "truncated": 0, "over_max_length": 0}
@@ -169,7 +169,7 @@ def build_sft_dataset(
             pairs.append((fit.messages, len(passages), completion))
         source = {"traces": str(script.traces)}
     else:
-        from data.rows import load_rows
+        from rankrl.data.rows import load_rows
 
         rows = load_rows(script.dataset_dir)
         if script.completion_column not in rows.column_names:
@@ -227,7 +227,7 @@ def sft_metadata(paradigm: Any, script: Any, args: Any, model_args: Any, stats: 
 def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, meta: dict[str, Any]) -> Any:
     from trl import SFTTrainer, get_peft_config, get_quantization_config
 
-    from rl.checkpoint import MetadataCallback
+    from rankrl.rl.checkpoint import MetadataCallback
 
     args.model_init_kwargs = {
         "revision": model_args.model_revision,

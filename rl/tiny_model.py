@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from data.errors import RankrlError
-from rl.tokens import ANSWER_TAGS, check_answer_tags
+from rankrl.core.errors import RankrlError
+from rankrl.rl.tokens import ANSWER_TAGS, check_answer_tags
 
 INFO_FILE = "tiny_model.json"
 """Written into every folder this command builds: what ``--overwrite`` may replace."""
@@ -81,7 +81,7 @@ class TinySpec:
 
 def _vocabulary() -> list[str]:
     """Words for warm-up texts: the built-in list plus the synthetic benchmark's words (the quickstart task)."""
-    from data.synthetic import FILLER, KEYWORDS
+    from rankrl.data.synthetic import FILLER, KEYWORDS
 
     return list(WORDS) + list(KEYWORDS) + list(FILLER)
 
@@ -90,8 +90,7 @@ def _corpus(seed: int) -> list[str]:
     """Built-in text the tokenizer is trained on: ranking vocabulary, answer syntax, and rendered prompts of every
     paradigm's default template, so instructions compress to about one token per word (shorter sequences make
     warm-up and GRPO steps faster)."""
-    import prompts
-
+    from rankrl import prompts
     rng = random.Random(seed)
     words = _vocabulary()
     lines = list(_INSTRUCTIONS)
@@ -288,7 +287,7 @@ def build_tiny_model(
 
     ``threads``: torch CPU threads during the warm-up (restored afterwards); None keeps torch's setting.
     ``overwrite`` replaces only a folder this command wrote (``tiny_model.json``) or an empty one."""
-    from data.atomic import check_creatable
+    from rankrl.core.atomic import check_creatable
 
     directory = Path(directory)
     if warmup_steps < 0:
@@ -331,7 +330,7 @@ def build_tiny_model(
         tokenizer.save_pretrained(staging)
         (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         if len(paradigms) == 1:
-            from rl.metadata import write_metadata
+            from rankrl.core.metadata import write_metadata
 
             write_metadata(staging, {**paradigms[0].metadata(), "paradigm": paradigms[0].name,
                                      "source": "rankrl tiny-model"})
@@ -390,8 +389,7 @@ def _replace(staging: Path, directory: Path) -> None:
 
 
 def _resolve_paradigms(name: str) -> list[Any]:
-    import prompts
-
+    from rankrl import prompts
     if name != "all":
         return [prompts.get_paradigm(name)]
     # "all" also covers the true/false pointwise template that rl/recipes/tiny.yaml trains with, so a smoke run of

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 ANSWER_TAGS: tuple[str, ...] = ("<think>", "</think>", "<answer>", "</answer>")
 

@@ -15,12 +15,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from data.errors import ConfigError, RankrlError
-from rl.checkpoint import guard_checkpoint_loading, resume_checkpoint, training_metadata
-from rl.config import check_context, paradigm_from_script, parse_args, validate
-from rl.metadata import write_metadata
-from rl.rows_source import TrainRows, build_train_rows
-from rl.tokens import check_answer_tags
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.rl.checkpoint import guard_checkpoint_loading, resume_checkpoint, training_metadata
+from rankrl.rl.config import check_context, paradigm_from_script, parse_args, validate
+from rankrl.core.metadata import write_metadata
+from rankrl.rl.rows_source import TrainRows, build_train_rows
+from rankrl.rl.tokens import check_answer_tags
 
 
 def main(argv: list[str]) -> int:
@@ -92,7 +92,7 @@ def _model_config(model_args: Any, args: Any) -> Any:
 
 def build_reward_funcs(script: Any, rows: TrainRows) -> tuple[list[Any], list[dict[str, Any]]]:
     """TRL reward callables for the rows' paradigm; ``grade_max`` is the data's largest grade."""
-    from rewards.registry import build_rewards
+    from rankrl.rewards.registry import build_rewards
 
     grades = [g for rel in rows.dataset["relevance"] for g in rel]
     specs = script.reward_specs()
@@ -126,8 +126,8 @@ def make_trainer(
     """``RankrlGRPOTrainer`` loading the model from its name (TRL handles dtype, DeepSpeed, PEFT, quantization)."""
     from trl import get_peft_config, get_quantization_config
 
-    from rl.checkpoint import MetadataCallback
-    from rl.grpo import RankrlGRPOTrainer
+    from rankrl.rl.checkpoint import MetadataCallback
+    from rankrl.rl.grpo import RankrlGRPOTrainer
 
     init_kwargs = {
         "revision": model_args.model_revision,

@@ -1,6 +1,6 @@
 import pytest
 
-from data.atomic import atomic_open, atomic_write_text
+from rankrl.core.atomic import atomic_open, atomic_write_text
 
 
 def test_atomic_write_replaces_only_on_success(tmp_path):

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from rl.cli import main
+from rankrl.core.cli import main
 
 
 def test_no_command_prints_usage_and_exits_2(capsys):
@@ -18,14 +18,14 @@ def test_unknown_command_names_valid_choices(capsys):
 
 
 def test_console_script_help():
-    out = subprocess.run([sys.executable, "-m", "rl.cli", "--help"], capture_output=True, text=True, check=False)
+    out = subprocess.run([sys.executable, "-m", "rankrl.core.cli", "--help"], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "score" in out.stdout
 
 
 def test_closed_pipe_is_not_an_error(shared_data):
     """`rankrl score … | head -c 1`: no BrokenPipeError traceback."""
     trec = shared_data / "trec-dl"
-    cmd = (f"{sys.executable} -m rl.cli score {trec / 'qrels.dl19-passage.txt'} "
+    cmd = (f"{sys.executable} -m rankrl.core.cli score {trec / 'qrels.dl19-passage.txt'} "
            f"{trec / 'bm25_trec_results_dl19_top100.txt'} --per-query | head -c 1")
     out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=False)
     assert out.stdout == "{" and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.errors import unknown_name
-from eval.backends.base import Backend, Generation, Prompt, Sampling, answer_logprobs
+from rankrl.core.errors import unknown_name
+from rankrl.eval.backends.base import Backend, Generation, Prompt, Sampling, answer_logprobs
 
 BACKENDS = ("vllm", "hf")
 
@@ -13,11 +13,11 @@ BACKENDS = ("vllm", "hf")
 def build_backend(name: str, model: str, **options: Any) -> Backend:
     """Build a backend; heavy imports (torch, transformers, vllm) happen here, not at module import."""
     if name == "hf":
-        from eval.backends.hf import HFBackend
+        from rankrl.eval.backends.hf import HFBackend
 
         return HFBackend(model, **options)
     if name == "vllm":
-        from eval.backends.vllm import VLLMBackend
+        from rankrl.eval.backends.vllm import VLLMBackend
 
         return VLLMBackend(model, **options)
     raise unknown_name("backend", name, BACKENDS)

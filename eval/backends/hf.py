@@ -20,8 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data.errors import RankrlError
-from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
+from rankrl.core.errors import RankrlError
+from rankrl.core.model_path import check_model_path, looks_like_local_path, missing_local_model  # noqa: F401
+from rankrl.eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
 
 # Files whose *content* changes what a model generates: hashed whole (all small).
 CONTENT_FILES = frozenset({
@@ -34,36 +35,6 @@ CONTENT_FILES = frozenset({
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 NOT_WEIGHTS = frozenset({"training_args.bin"})
 _MAX_HEADER = 100 * 2**20  # safetensors caps its JSON header at 100 MB
-
-
-def looks_like_local_path(value: str | Path) -> bool:
-    """Whether ``value`` can only mean a local folder: absolute, starting with ``.`` or ``~``, ending with a
-    separator, or not a valid Hugging Face Hub repository id (``name`` or ``org/name``: one slash at most, no
-    ``..``). ``org/name`` itself stays ambiguous and is treated as a hub id."""
-    text = str(value)
-    if not text or text.startswith((".", "~")) or os.path.isabs(text) or text.endswith(("/", os.sep)):
-        return True
-    if os.altsep and os.altsep in text:
-        return True
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        validate_repo_id(text)
-    except HFValidationError:
-        return True
-    return False
-
-
-def missing_local_model(value: str | Path) -> bool:
-    """``value`` is meant as a local folder (``looks_like_local_path``) and there is nothing there: fail at once
-    instead of asking the Hub (which retries for tens of seconds) or blaming a missing rankrl.json."""
-    return not Path(str(value)).expanduser().exists() and looks_like_local_path(value)
-
-
-def check_model_path(value: str | Path | None, flag: str = "--model") -> None:
-    if value is not None and missing_local_model(value):
-        raise RankrlError(f"model folder not found: {value} ({flag})")
 
 
 def _safetensors_header(path: Path) -> bytes:

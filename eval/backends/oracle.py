@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eval.backends.base import Generation, Prompt, Sampling
+from rankrl.eval.backends.base import Generation, Prompt, Sampling
 
 MALFORMED = "<think>I am not sure.</think> no answer"
 

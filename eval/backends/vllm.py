@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data.errors import RankrlError
-from eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
-from eval.backends.hf import check_model_path, model_id, resolve_model_dir
-from eval.cache import cache_key
+from rankrl.core.errors import RankrlError
+from rankrl.eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
+from rankrl.core.model_path import check_model_path
+from rankrl.eval.backends.hf import model_id, resolve_model_dir
+from rankrl.eval.cache import cache_key
 
 LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 """Values vLLM accepts for ``max_lora_rank``."""

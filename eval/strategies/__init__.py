@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from data.errors import ConfigError, unknown_name
-from eval.strategies.base import PromptMaker, Strategy, lockstep
-from eval.strategies.groupwise import Groupwise
-from eval.strategies.listwise import ListwiseSlidingWindow, windows
-from eval.strategies.pointwise import Pointwise, expected_score
-from eval.strategies.setwise import SetwiseBubblesort, SetwiseHeapsort
+from rankrl.core.errors import ConfigError, unknown_name
+from rankrl.eval.strategies.base import PromptMaker, Strategy, lockstep
+from rankrl.eval.strategies.groupwise import Groupwise
+from rankrl.eval.strategies.listwise import ListwiseSlidingWindow, windows
+from rankrl.eval.strategies.pointwise import Pointwise, expected_score
+from rankrl.eval.strategies.setwise import SetwiseBubblesort, SetwiseHeapsort
 
 STRATEGIES = ("setwise", "listwise", "pointwise", "groupwise")
 SETWISE_SORTS = ("heapsort", "bubblesort")

@@ -6,8 +6,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from eval.backends.base import Prompt
-from eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.backends.base import Prompt
+from rankrl.eval.engine import Ranking, Response, StrategyRun
 
 Fit = Callable[[str, Sequence[str]], list[dict[str, str]]]
 """(query, passage texts) -> chat messages, truncating passages to the prompt budget."""

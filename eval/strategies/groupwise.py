@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import ConfigError
-from eval.engine import Ranking, StrategyRun
-from eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
+from rankrl.core.errors import ConfigError
+from rankrl.eval.engine import Ranking, StrategyRun
+from rankrl.eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
 
 
 @dataclass

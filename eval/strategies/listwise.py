@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import ConfigError
-from eval.engine import Ranking, StrategyRun
-from eval.strategies.base import PromptMaker
+from rankrl.core.errors import ConfigError
+from rankrl.eval.engine import Ranking, StrategyRun
+from rankrl.eval.strategies.base import PromptMaker
 
 
 def windows(n: int, window: int, stride: int) -> list[tuple[int, int]]:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import ConfigError
-from eval.engine import Ranking, Response, StrategyRun
-from eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
+from rankrl.core.errors import ConfigError
+from rankrl.eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
 
 _WORDS = {"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}
 

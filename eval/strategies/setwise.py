@@ -19,9 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import ConfigError
-from eval.engine import Ranking, Response, StrategyRun
-from eval.strategies.base import PromptMaker, lockstep
+from rankrl.core.errors import ConfigError
+from rankrl.eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.strategies.base import PromptMaker, lockstep
 
 
 def _pick(response: Response, shown: list[str], make_prompt: PromptMaker) -> int:

@@ -79,7 +79,7 @@ srun --nodes="$NUM_TRAIN_NODES" --ntasks="$NUM_TRAIN_NODES" --nodelist="$TRAIN_L
   accelerate launch --config_file "$0" \
     --num_machines "$1" --num_processes "$(( $1 * $2 ))" --machine_rank "$SLURM_NODEID" \
     --main_process_ip "$3" --main_process_port "$4" --rdzv_backend c10d \
-    -m rl.cli train --config "$5" \
+    -m rankrl.core.cli train --config "$5" \
     --use_vllm true --vllm_mode server --vllm_server_base_url "http://$6:$7" --vllm_group_port "$8" \
     "${@:9}"
 ' "$ACCEL_CONFIG" "$NUM_TRAIN_NODES" "$GPUS_PER_NODE" "$MAIN_NODE" "$MAIN_PORT" "$RECIPE" \

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from data import bright
-from data.benchmarks import (
+from rankrl.data import bright
+from rankrl.data.benchmarks import (
     BENCHMARK_NAMES,
     expand_benchmark_names,
     load_benchmark,
     write_local_benchmark,
 )
-from data.errors import DataFormatError, RankrlError
-from data.records import Benchmark, Passage, Query
-from data.trec import read_qrels
-from eval.metrics import evaluate
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.records import Benchmark, Passage, Query
+from rankrl.data.trec import read_qrels
+from rankrl.eval.metrics import evaluate
 
 
 def test_names() -> None:

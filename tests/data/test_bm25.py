@@ -10,9 +10,9 @@ import random
 import pytest
 import pytrec_eval
 
-from data.bm25 import bm25_run
-from data.errors import RankrlError
-from data.records import Passage, Query
+from rankrl.data.bm25 import bm25_run
+from rankrl.core.errors import RankrlError
+from rankrl.data.records import Passage, Query
 
 
 def _ndcg10(qrels, run) -> float:
@@ -24,8 +24,8 @@ def _ndcg10(qrels, run) -> float:
 
 @pytest.fixture(scope="module")
 def dl19(shared_data):
-    from data.rankgpt import read_candidates
-    from data.trec import read_qrels
+    from rankrl.data.rankgpt import read_candidates
+    from rankrl.data.trec import read_qrels
 
     queries, passages, run = read_candidates(
         shared_data / "trec-dl" / "bm25_retrieve_results_dl19_top100.json"
@@ -118,7 +118,7 @@ def test_empty_corpus_is_a_user_error():
 
 
 def test_dl19_pool_ranking_beats_random_and_is_deterministic(dl19, tmp_path):
-    from data.trec import read_run, write_run
+    from rankrl.data.trec import read_run, write_run
 
     queries, passages, _, qrels = dl19
     run, params = bm25_run(queries, passages, k=100, stemmer="english")

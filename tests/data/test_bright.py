@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from data import bright
-from data.errors import DataFormatError, RankrlError
-from data.trec import read_qrels
+from rankrl.data import bright
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.trec import read_qrels
 
 EXPECTED_QUERIES = {"biology": 103, "earth_science": 116, "economics": 103, "psychology": 101, "robotics": 101,
                     "stackoverflow": 117, "sustainable_living": 108, "leetcode": 142, "pony": 112, "aops": 111,
@@ -125,8 +125,8 @@ def test_hub_rows_are_validated(monkeypatch) -> None:
 
 def test_hub_loader_fails_clearly_offline(tmp_path: Path) -> None:
     """A real ``datasets.load_dataset`` call with the Hub unreachable (offline mode, empty cache)."""
-    code = ("from data.bright import hf_examples\n"
-            "from data.errors import RankrlError\n"
+    code = ("from rankrl.data.bright import hf_examples\n"
+            "from rankrl.core.errors import RankrlError\n"
             "try:\n    hf_examples('pony')\nexcept RankrlError as e:\n    print('RANKRL', e)\n")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     out = subprocess.run(check=False, args=[sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,

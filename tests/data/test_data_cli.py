@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rl.cli import main
+from rankrl.core.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 COLUMNS = ["prompt", "qid", "docids", "relevance", "paradigm", "group"]
@@ -114,7 +114,7 @@ def test_rankgpt_source_end_to_end(tmp_path, dl19, capsys):
 
 
 def test_benchmark_source_with_token_budget(tmp_path, shared_data, tokenizer_dir, capsys):
-    from data.rows import load_rows
+    from rankrl.data.rows import load_rows
 
     out = tmp_path / "pointwise"
     code = _build(
@@ -293,7 +293,7 @@ def test_hub_source_offline_fails_clearly(tmp_path):
         [
             sys.executable,
             "-m",
-            "rl.cli",
+            "rankrl.core.cli",
             "data",
             "build",
             "--source",

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import DataFormatError, RankrlError
-from data.jsonl import iter_jsonl, read_corpus, read_queries, write_jsonl
-from data.records import Passage, Query
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.jsonl import iter_jsonl, read_corpus, read_queries, write_jsonl
+from rankrl.data.records import Passage, Query
 
 
 def test_corpus_and_queries_round_trip_plain_and_gzip(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import DataFormatError
-from data.rankgpt import read_candidates
-from data.trec import read_run
+from rankrl.core.errors import DataFormatError
+from rankrl.data.rankgpt import read_candidates
+from rankrl.data.trec import read_run
 
 
 def test_dl19_candidates_match_the_trec_run(shared_data: Path) -> None:

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from data.errors import ConfigError, RankrlError
-from data.records import Benchmark, Passage, Query
-from data.rows import (
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.data.records import Benchmark, Passage, Query
+from rankrl.data.rows import (
     ROW_COLUMNS,
     load_rows,
     rows_from_benchmark,
@@ -16,7 +16,7 @@ from data.rows import (
     rows_to_dataset,
     save_rows,
 )
-from prompts import count_prompt_tokens, get_paradigm
+from rankrl.prompts import count_prompt_tokens, get_paradigm
 
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
@@ -54,7 +54,7 @@ def dl19_files(shared_data):
 
 @pytest.fixture(scope="module")
 def dl19(dl19_files):
-    from data.rows import rankgpt_benchmark
+    from rankrl.data.rows import rankgpt_benchmark
 
     return rankgpt_benchmark(*dl19_files)
 
@@ -317,7 +317,7 @@ def test_worker_processes_give_the_same_rows_and_stats(dl19):
 def test_as_dataset_streams_the_same_rows_and_stats_into_arrow(dl19, monkeypatch):
     """``as_dataset=True`` (what `rankrl data build` and `rankrl train` use) converts rows to Arrow a chunk at a
     time; with chunks smaller than the build, the dataset still equals the list path's rows, in order."""
-    import data.rows as rows_module
+    import rankrl.data.rows as rows_module
 
     listed = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4)
     monkeypatch.setattr(rows_module, "_CHUNK", 7)  # several chunks, the last one short

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from data.errors import ConfigError
-from data.synthetic import FILLER, KEYWORDS, MARKER, synthetic_benchmark
+from rankrl.core.errors import ConfigError
+from rankrl.data.synthetic import FILLER, KEYWORDS, MARKER, synthetic_benchmark
 
 
 def _as_tuple(b):
@@ -121,7 +121,7 @@ def test_bad_settings_raise_config_error(kwargs, message):
 
 
 def test_round_trips_through_the_local_benchmark_format(tmp_path):
-    from data.benchmarks import load_benchmark, write_local_benchmark
+    from rankrl.data.benchmarks import load_benchmark, write_local_benchmark
 
     b = synthetic_benchmark(10, 4, 0, "test", task="marker")
     write_local_benchmark(b, tmp_path / "heldout")

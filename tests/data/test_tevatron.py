@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from data.errors import DataFormatError, RankrlError
-from data.rows import rows_from_tevatron
-from data.tevatron import iter_tevatron_hf, read_tevatron
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.rows import rows_from_tevatron
+from rankrl.data.tevatron import iter_tevatron_hf, read_tevatron
 
 
 def _passage(docid, text=None, title=""):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import DataFormatError, RankrlError
-from data.trec import read_qrels, read_run, read_topics, write_qrels, write_run, write_topics
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data.trec import read_qrels, read_run, read_topics, write_qrels, write_run, write_topics
 
 
 def test_dl19_qrels_topics_and_run(shared_data: Path) -> None:
@@ -168,7 +168,7 @@ def test_write_run_rejects_bad_runs_before_creating_the_file(tmp_path, run, word
 
 
 def test_write_qrels_and_topics_round_trip(tmp_path) -> None:
-    from data.records import Query
+    from rankrl.data.records import Query
 
     qrels = {"1": {"a": 2, "b": 0}, "2": {"c": 1}}
     write_qrels(tmp_path / "q.txt", qrels)

@@ -11,7 +11,7 @@ import pytest
 @pytest.fixture(scope="session")
 def dl19(shared_data):
     """The real DL19 benchmark (43 judged queries, BM25 top-100 with passage texts)."""
-    from data.benchmarks import load_benchmark
+    from rankrl.data.benchmarks import load_benchmark
 
     return load_benchmark("trec-dl-2019", shared_data)
 
@@ -26,7 +26,7 @@ def tiny_model(tmp_path_factory) -> Path:
     import torch
 
     torch.set_num_threads(1)
-    from rl.cli import main
+    from rankrl.core.cli import main
 
     folder = tmp_path_factory.mktemp("tiny") / "model"
     assert main(["tiny-model", str(folder), "--warmup-steps", "0", "--seed", "0"]) == 0
@@ -37,8 +37,8 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tiny_model, tmp_path_factory) -> dict[str, Path]:
     """One copy of the tiny model per paradigm, each with the rankrl.json a trained checkpoint carries."""
-    import prompts
-    from rl.metadata import write_metadata
+    from rankrl import prompts
+    from rankrl.core.metadata import write_metadata
 
     base = tmp_path_factory.mktemp("checkpoints")
     out = {}

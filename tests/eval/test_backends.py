@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from data.errors import RankrlError
-from eval.backends.base import Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
+from rankrl.core.errors import RankrlError
+from rankrl.eval.backends.base import Prompt, Sampling, answer_logprobs, merge_alternatives, request_seed
 
 
 def _prompts(n=3):
@@ -21,7 +21,7 @@ def _prompts(n=3):
 
 @pytest.fixture(scope="module")
 def hf(tiny_model):
-    from eval.backends.hf import HFBackend
+    from rankrl.eval.backends.hf import HFBackend
 
     return HFBackend(tiny_model, batch_size=4, device="cpu")
 
@@ -50,7 +50,7 @@ def test_sampling_is_seeded(hf):
 
 
 def test_logprobs_are_recorded_per_step_and_trimmed_after_the_answer_tag(hf, monkeypatch):
-    import eval.backends.hf as hf_module
+    import rankrl.eval.backends.hf as hf_module
 
     seen = []
 
@@ -105,7 +105,7 @@ def _adapter(tiny_model, folder):
 
 
 def test_lora_adapter_folder_resolves_to_its_base_model(tiny_model, tmp_path):
-    from eval.backends.hf import HFBackend, resolve_model_dir
+    from rankrl.eval.backends.hf import HFBackend, resolve_model_dir
 
     adapter = _adapter(tiny_model, tmp_path / "adapter")
     assert resolve_model_dir(adapter) == (str(tiny_model), str(adapter))
@@ -120,7 +120,7 @@ def test_lora_adapter_folder_resolves_to_its_base_model(tiny_model, tmp_path):
 
 
 def test_missing_model_is_a_user_error(tmp_path):
-    from eval.backends.hf import HFBackend
+    from rankrl.eval.backends.hf import HFBackend
 
     with pytest.raises(RankrlError, match=f"model folder not found: {tmp_path / 'nowhere'}"):
         HFBackend(tmp_path / "nowhere", device="cpu")
@@ -135,14 +135,14 @@ def test_missing_model_is_a_user_error(tmp_path):
     ("gpt2", False), ("Qwen/Qwen2.5-7B-Instruct", False), ("org/name-1.5", False),
 ])
 def test_what_looks_like_a_local_path(value, local):
-    from eval.backends.hf import looks_like_local_path, missing_local_model
+    from rankrl.core.model_path import looks_like_local_path, missing_local_model
 
     assert looks_like_local_path(value) is local
     assert missing_local_model(value) is local  # none of them exists here
 
 
 def test_an_existing_folder_is_never_missing(tiny_model):
-    from eval.backends.hf import missing_local_model
+    from rankrl.core.model_path import missing_local_model
 
     assert not missing_local_model(tiny_model) and not missing_local_model(str(tiny_model) + "/")
 
@@ -151,7 +151,7 @@ def test_weights_fingerprint_follows_the_files_that_change_completions(tiny_mode
     import os
     import shutil
 
-    from eval.backends.hf import model_id, split_model_id, weights_fingerprint
+    from rankrl.eval.backends.hf import model_id, split_model_id, weights_fingerprint
 
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)  # copytree keeps mtimes: same content, same fingerprint
@@ -182,7 +182,7 @@ def test_weights_fingerprint_follows_the_files_that_change_completions(tiny_mode
 
 
 def test_vllm_missing_is_a_clear_error():
-    from eval.backends.vllm import require_vllm, vllm_available
+    from rankrl.eval.backends.vllm import require_vllm, vllm_available
 
     if vllm_available():
         pytest.skip("vllm is installed: the missing-package message cannot be shown")
@@ -194,7 +194,7 @@ def test_vllm_missing_is_a_clear_error():
 @pytest.mark.slow
 def test_vllm_backend_generates_with_token_counts(tiny_model):
     pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in README)")
-    from eval.backends.vllm import VLLMBackend
+    from rankrl.eval.backends.vllm import VLLMBackend
 
     backend = VLLMBackend(tiny_model, batch_size=8, gpu_memory_utilization=0.2, max_model_len=2048,
                           enforce_eager=True)
@@ -215,7 +215,7 @@ def test_vllm_backend_generates_with_token_counts(tiny_model):
 @pytest.mark.slow
 def test_vllm_backend_serves_a_lora_adapter(tiny_model, tmp_path):
     pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in README)")
-    from eval.backends.vllm import VLLMBackend, lora_rank
+    from rankrl.eval.backends.vllm import VLLMBackend, lora_rank
 
     adapter = _adapter(tiny_model, tmp_path / "adapter")
     assert lora_rank(adapter) == 8  # r=4 rounds up to the smallest rank vLLM accepts

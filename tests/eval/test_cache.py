@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from data.errors import DataFormatError
-from eval.backends.base import Generation, Prompt, Sampling
-from eval.cache import CompletionCache, cache_key
+from rankrl.core.errors import DataFormatError
+from rankrl.eval.backends.base import Generation, Prompt, Sampling
+from rankrl.eval.cache import CompletionCache, cache_key
 
 
 def _prompt(text="hello", sample=0):

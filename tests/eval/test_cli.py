@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from data.bright import DOMAINS
-from data.trec import read_run
-from rl.cli import main
+from rankrl.data.bright import DOMAINS
+from rankrl.data.trec import read_run
+from rankrl.core.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--no-progress", "--max-new-tokens", "8", "--max-passage-chars", "60", "--batch-size", "16"]
@@ -177,7 +177,7 @@ def test_an_org_name_model_that_is_not_a_local_folder_is_named_as_a_hub_id(share
 ])
 def test_an_out_that_cannot_be_created_is_refused_before_loading(tiny_checkpoints, shared_data, tmp_path, capsys,
                                                                  monkeypatch, out, needle):
-    from eval.backends import hf
+    from rankrl.eval.backends import hf
 
     (tmp_path / "a-file").write_text("x")
     monkeypatch.setattr(hf, "HFBackend", lambda *a, **k: pytest.fail("the model was loaded"))
@@ -226,7 +226,7 @@ def test_new_weights_at_the_same_path_regenerate_and_say_so(tiny_checkpoints, sh
 
 
 def test_vllm_backend_without_vllm_exits_2(tiny_checkpoints, shared_data, tmp_path, capsys):
-    from eval.backends.vllm import vllm_available
+    from rankrl.eval.backends.vllm import vllm_available
 
     if vllm_available():
         pytest.skip("vllm is installed")
@@ -304,7 +304,7 @@ def test_kill_9_mid_evaluation_then_resume_gives_the_same_run(tiny_checkpoints, 
 
     out = tmp_path / "killed"
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "rl.cli", "eval", *common, "--out", str(out)], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "rankrl.core.cli", "eval", *common, "--out", str(out)], cwd=REPO, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     cache = out / "completions.cache.jsonl"
     deadline = time.time() + 300

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from eval.backends.base import Generation, Prompt, Sampling
-from eval.cache import CompletionCache
-from eval.engine import Engine, Ranking
-from prompts.base import Parsed
+from rankrl.eval.backends.base import Generation, Prompt, Sampling
+from rankrl.eval.cache import CompletionCache
+from rankrl.eval.engine import Engine, Ranking
+from rankrl.prompts.base import Parsed
 
 
 class EchoBackend:

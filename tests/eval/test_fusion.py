@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from data.errors import ConfigError, RankrlError
-from eval.engine import Ranking
-from eval.fusion import fuse, merge_repeats, normalize
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.eval.engine import Ranking
+from rankrl.eval.fusion import fuse, merge_repeats, normalize
 
 DOCS = ["a", "b", "c", "d"]
 

@@ -12,10 +12,10 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.bright import excluded_from_examples, read_examples
-from data.errors import RankrlError
-from data.trec import read_qrels, read_run
-from eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rankrl.data.bright import excluded_from_examples, read_examples
+from rankrl.core.errors import RankrlError
+from rankrl.data.trec import read_qrels, read_run
+from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
 
 TOL = 1e-9
 
@@ -88,7 +88,7 @@ def test_leetcode_real_excluded_ids_are_removed(shared_data: Path) -> None:
 def test_missing_queries_score_zero_and_are_warned(caplog) -> None:
     qrels = {"q1": {"a": 1}, "q2": {"b": 1}, "q3": {"c": 2}}
     run = {"q1": [("a", 1.0)], "q3": [], "other": [("x", 1.0)]}
-    with caplog.at_level(logging.WARNING, logger="eval.metrics"):
+    with caplog.at_level(logging.WARNING, logger="rankrl.eval.metrics"):
         result = evaluate(qrels, run, metrics=["nDCG@10", "RR@10"])
     assert result.missing == ["q2", "q3"]
     assert result.per_query["q2"] == {"nDCG@10": 0.0, "RR@10": 0.0}
@@ -218,7 +218,7 @@ def test_evaluate_is_independent_of_the_piece_size(monkeypatch):
     """Runs are converted and scored in cache-sized pieces; the result must not depend on where pieces end."""
     import random
 
-    import eval.metrics as metrics_module
+    import rankrl.eval.metrics as metrics_module
 
     rng = random.Random(3)
     qrels = {f"q{i}": {f"d{j}": rng.choice((0, 0, 1, 2)) for j in range(30)} for i in range(40)}

@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-import prompts
-from eval.backends.base import Sampling
-from eval.backends.oracle import OracleBackend
-from eval.report import bar_chart, benchmark_metrics, combined_metrics, render_report, write_json
-from eval.runner import RerankConfig, rerank_benchmark
-from eval.strategies import build_strategy
+from rankrl import prompts
+from rankrl.eval.backends.base import Sampling
+from rankrl.eval.backends.oracle import OracleBackend
+from rankrl.eval.report import bar_chart, benchmark_metrics, combined_metrics, render_report, write_json
+from rankrl.eval.runner import RerankConfig, rerank_benchmark
+from rankrl.eval.strategies import build_strategy
 
 
 @pytest.fixture(scope="module")

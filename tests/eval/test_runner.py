@@ -6,13 +6,13 @@ import dataclasses
 
 import pytest
 
-import prompts
-from data.errors import RankrlError
-from eval.backends.base import Sampling
-from eval.backends.oracle import OracleBackend
-from eval.cache import CompletionCache
-from eval.runner import RerankConfig, repeat_order, rerank_benchmark
-from eval.strategies import build_strategy
+from rankrl import prompts
+from rankrl.core.errors import RankrlError
+from rankrl.eval.backends.base import Sampling
+from rankrl.eval.backends.oracle import OracleBackend
+from rankrl.eval.cache import CompletionCache
+from rankrl.eval.runner import RerankConfig, repeat_order, rerank_benchmark
+from rankrl.eval.strategies import build_strategy
 
 
 class Interrupted(Exception):

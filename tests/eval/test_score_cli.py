@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytrec_eval
 
-from data.trec import read_qrels, read_run
-from rl.cli import main
+from rankrl.data.trec import read_qrels, read_run
+from rankrl.core.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -82,13 +82,13 @@ def test_missing_queries_are_listed_on_stderr(shared_data: Path, tmp_path: Path,
 
 def test_console_entry_point_and_usage_error(shared_data: Path) -> None:
     qrels, run = _dl19(shared_data)
-    ok = subprocess.run(check=False, args=[sys.executable, "-m", "rl.cli", "score", qrels, run, "-m", "nDCG@10"],
+    ok = subprocess.run(check=False, args=[sys.executable, "-m", "rankrl.core.cli", "score", qrels, run, "-m", "nDCG@10"],
                         capture_output=True, text=True, cwd=REPO, timeout=120)
     assert ok.returncode == 0 and round(json.loads(ok.stdout)["nDCG@10"], 4) == 0.5058
-    bad = subprocess.run(check=False, args=[sys.executable, "-m", "rl.cli", "score", qrels], capture_output=True, text=True,
+    bad = subprocess.run(check=False, args=[sys.executable, "-m", "rankrl.core.cli", "score", qrels], capture_output=True, text=True,
                          cwd=REPO, timeout=120)
     assert bad.returncode == 2 and "usage: rankrl score" in bad.stderr and "Traceback" not in bad.stderr
-    broken = subprocess.run(check=False, args=[sys.executable, "-m", "rl.cli", "score", run, qrels], capture_output=True, text=True,
+    broken = subprocess.run(check=False, args=[sys.executable, "-m", "rankrl.core.cli", "score", run, qrels], capture_output=True, text=True,
                             cwd=REPO, timeout=120)
     assert broken.returncode == 2 and "Traceback" not in broken.stderr
     assert "4 columns" in broken.stderr and "bm25_trec_results_dl19_top100.txt:1:" in broken.stderr

@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-import prompts
-from data.errors import ConfigError, RankrlError
-from eval.backends.base import Generation, Sampling
-from eval.backends.oracle import MALFORMED, OracleBackend, ideal_ndcg_order
-from eval.engine import Engine
-from eval.metrics import evaluate
-from eval.runner import RerankConfig, rerank_benchmark
-from eval.strategies import (
+from rankrl import prompts
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.eval.backends.base import Generation, Sampling
+from rankrl.eval.backends.oracle import MALFORMED, OracleBackend, ideal_ndcg_order
+from rankrl.eval.engine import Engine
+from rankrl.eval.metrics import evaluate
+from rankrl.eval.runner import RerankConfig, rerank_benchmark
+from rankrl.eval.strategies import (
     PromptMaker,
     SetwiseBubblesort,
     SetwiseHeapsort,
@@ -86,8 +86,8 @@ class _Comparator:
         self.scores, self.fail, self.count = scores, fail, 0
 
     def drive(self, machine):
-        from eval.engine import Response
-        from prompts.base import Parsed
+        from rankrl.eval.engine import Response
+        from rankrl.prompts.base import Parsed
 
         try:
             prompts_ = next(machine)

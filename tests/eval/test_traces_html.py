@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 
-import prompts
-from eval.backends.base import Sampling
-from eval.backends.oracle import OracleBackend
-from eval.runner import RerankConfig, rerank_benchmark
-from eval.strategies import build_strategy
-from eval.traces_html import render_index_html, render_traces_html
+from rankrl import prompts
+from rankrl.eval.backends.base import Sampling
+from rankrl.eval.backends.oracle import OracleBackend
+from rankrl.eval.runner import RerankConfig, rerank_benchmark
+from rankrl.eval.strategies import build_strategy
+from rankrl.eval.traces_html import render_index_html, render_traces_html
 
 EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from data.errors import ConfigError, RankrlError
-from prompts import PARADIGMS, count_prompt_tokens, fit_messages, get_paradigm
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.prompts import PARADIGMS, count_prompt_tokens, fit_messages, get_paradigm
 
 LONG = "Photosynthesis converts light energy into chemical energy stored in glucose molecules. " * 40
 

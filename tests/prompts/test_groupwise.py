@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from data.errors import RankrlError
-from prompts import get_paradigm
-from prompts.paradigm import MAX_ANSWER_CHARS
+from rankrl.core.errors import RankrlError
+from rankrl.prompts import get_paradigm
+from rankrl.prompts.paradigm import MAX_ANSWER_CHARS
 
 
 def T(answer: str, think: str = "score them") -> str:

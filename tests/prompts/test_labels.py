@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prompts.labels import bare_ids, bracketed_ids, compact, to_id
+from rankrl.prompts.labels import bare_ids, bracketed_ids, compact, to_id
 
 
 def test_to_id_bounds_digit_runs():

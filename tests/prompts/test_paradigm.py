@@ -7,9 +7,9 @@ import pickle
 
 import pytest
 
-from data.errors import RankrlError
-from prompts import PARADIGMS, Parsed, get_paradigm, paradigm_from_metadata
-from prompts.base import Parsed as BaseParsed
+from rankrl.core.errors import RankrlError
+from rankrl.prompts import PARADIGMS, Parsed, get_paradigm, paradigm_from_metadata
+from rankrl.prompts.base import Parsed as BaseParsed
 
 SAMPLE = {"setwise": 1, "listwise": [2, 0, 1], "pointwise": 6.0, "groupwise": [1.0, 9.5, 4.0]}
 
@@ -74,7 +74,7 @@ def test_identity_and_metadata(name):
 
 @pytest.mark.parametrize("name", PARADIGMS)
 def test_rebuild_from_metadata_through_rankrl_json(tmp_path, name):
-    from rl.metadata import read_metadata, write_metadata
+    from rankrl.core.metadata import read_metadata, write_metadata
 
     original = get_paradigm(name, max_passage_chars=300, answer_fallback=True)
     write_metadata(tmp_path, original.metadata())

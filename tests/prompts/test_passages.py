@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prompts.passages import labelled_block, neutralise, truncate_chars, truncate_tokens
+from rankrl.prompts.passages import labelled_block, neutralise, truncate_chars, truncate_tokens
 
 
 def test_neutralise_bracketed_numbers_and_tags():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data.errors import RankrlError
-from prompts import get_paradigm
+from rankrl.core.errors import RankrlError
+from rankrl.prompts import get_paradigm
 
 
 def T(answer: str, think: str = "weigh it") -> str:

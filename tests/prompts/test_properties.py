@@ -8,9 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prompts import PARADIGMS, get_paradigm
-from prompts.paradigm import MAX_ANSWER_CHARS
-from prompts.tags import contains_tag
+from rankrl.prompts import PARADIGMS, get_paradigm
+from rankrl.prompts.paradigm import MAX_ANSWER_CHARS
+from rankrl.prompts.tags import contains_tag
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

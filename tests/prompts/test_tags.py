@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prompts.tags import contains_tag, scan
+from rankrl.prompts.tags import contains_tag, scan
 
 WELL = "<think>why</think><answer>[1]</answer>"
 

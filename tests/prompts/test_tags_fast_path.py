@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prompts.tags import _locate_general, locate
+from rankrl.prompts.tags import _locate_general, locate
 
 PIECES = st.sampled_from(["<think>", "</think>", "<answer>", "</answer>", " ", "\n", "x", "[1] > [2]", "7", "{}"])
 TEXTS = st.lists(PIECES, max_size=14).map("".join) | st.text(max_size=60)

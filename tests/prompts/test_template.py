@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from data.errors import DataFormatError, RankrlError
-from prompts import PARADIGMS, available_templates, get_paradigm, load_template
-from prompts.template import TEMPLATE_DIR, template_from_dict
+from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.prompts import PARADIGMS, available_templates, get_paradigm, load_template
+from rankrl.prompts.template import TEMPLATE_DIR, template_from_dict
 
 SHIPPED = sorted(p.stem for p in TEMPLATE_DIR.glob("*.json"))
 

@@ -4,9 +4,9 @@ benchmark (so single lines can be broken on purpose), and the tiny-recipe traini
 Subprocesses get one CPU thread and the Hugging Face libraries in offline mode: the battery must never reach the
 network, and the machine running it is shared.
 
-``ForkServer``: a fresh ``python -m rl.cli`` spends 10-20 s importing torch/TRL before it can reject a bad flag;
+``ForkServer``: a fresh ``python -m rankrl.core.cli`` spends 10-20 s importing torch/TRL before it can reject a bad flag;
 the battery has ~80 cases, each run twice (plain and ``--debug``). The fork server imports the stack once and
-forks one child process per command, which runs ``rl.cli`` as ``__main__`` exactly as ``python -m rl.cli`` does,
+forks one child process per command, which runs ``rl.cli`` as ``__main__`` exactly as ``python -m rankrl.core.cli`` does,
 with its own working directory, environment, stdout/stderr files and exit status. The exit code and stderr the
 tests check are still those of a separate process; ``test_fork_server_matches_a_fresh_interpreter`` checks that
 a fresh interpreter gives the same code and message for one case of every command.
@@ -52,7 +52,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 
 def cli_command(args: Sequence[str]) -> list[str]:
-    return [sys.executable, "-m", "rl.cli", *map(str, args)]
+    return [sys.executable, "-m", "rankrl.core.cli", *map(str, args)]
 
 
 @dataclass
@@ -81,8 +81,9 @@ os.dup2(2, 1)  # import-time chatter goes to the server log, not into the respon
 import datasets, torch, transformers, trl  # noqa: E401,F401  - the expensive part, done once
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: F401  (lazy modules: load now)
 from trl import GRPOConfig, GRPOTrainer, ModelConfig, SFTConfig, SFTTrainer, TrlParser  # noqa: F401
-import data.benchmarks, data.cli, data.rows, eval.backends.hf, eval.cli, eval.runner, eval.score_cli  # noqa
-import prompts, rewards.registry, rl.cli, rl.sft, rl.tiny_model, rl.train  # noqa: E401,F401
+import rankrl.data.benchmarks, rankrl.data.cli, rankrl.data.rows, rankrl.eval.backends.hf, rankrl.eval.cli  # noqa
+import rankrl.eval.runner, rankrl.eval.score_cli  # noqa: E401,F401
+import rankrl.prompts, rankrl.rewards.registry, rankrl.core.cli, rankrl.rl.sft, rankrl.rl.tiny_model, rankrl.rl.train  # noqa: E401,F401
 responses.write("ready\n")
 responses.flush()
 for line in sys.stdin:
@@ -99,9 +100,9 @@ for line in sys.stdin:
             for fd, name in ((1, "stdout"), (2, "stderr")):
                 os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
             sys.argv = ["rankrl", *request["args"]]
-            sys.modules.pop("rl.cli", None)  # run it afresh as __main__, as `python -m rl.cli` does
+            sys.modules.pop("rankrl.core.cli", None)  # run it afresh as __main__, as `python -m rankrl.core.cli` does
             try:
-                runpy.run_module("rl.cli", run_name="__main__", alter_sys=True)
+                runpy.run_module("rankrl.core.cli", run_name="__main__", alter_sys=True)
                 code = 0
             except SystemExit as exit_:  # what the interpreter does with sys.exit(...)
                 if exit_.code is None or isinstance(exit_.code, int):

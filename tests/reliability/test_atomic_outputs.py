@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from data.atomic import atomic_write_text, check_creatable, default_mode
-from data.errors import RankrlError
+from rankrl.core.atomic import atomic_write_text, check_creatable, default_mode
+from rankrl.core.errors import RankrlError
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_atomic_files_get_the_umask_mode_not_tempfile_private(tmp_path, umask_02
 def test_rows_folder_gets_the_umask_mode(tmp_path, umask_022):
     import datasets
 
-    from data.rows import save_rows
+    from rankrl.data.rows import save_rows
 
     out = save_rows(datasets.Dataset.from_list([{"qid": "q1"}]), tmp_path / "rows", {"stats": {}})
     assert stat.S_IMODE(out.stat().st_mode) == 0o755  # mkdtemp alone would leave 0700
@@ -57,7 +57,7 @@ def test_overwrite_never_deletes_a_folder_rankrl_did_not_write(tmp_path):
     """`rankrl data build --out . --overwrite` (a typo) must not delete the user's files."""
     import datasets
 
-    from data.rows import save_rows
+    from rankrl.data.rows import save_rows
 
     precious = tmp_path / "thesis"
     precious.mkdir()

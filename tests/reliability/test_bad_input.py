@@ -474,7 +474,7 @@ FRESH: dict[str, Builder] = {
 
 @pytest.mark.parametrize("key", _params(FRESH))
 def test_fork_server_matches_a_fresh_interpreter(key, ctx):
-    """One case per command through a fresh ``python -m rl.cli``: same exit code, same message, no traceback."""
+    """One case per command through a fresh ``python -m rankrl.core.cli``: same exit code, same message, no traceback."""
     case = FRESH[key](ctx)
     fresh = run_cli(case.args, cwd=ctx.root, **case.env)
     forked = ctx.rankrl.run(case.args, cwd=ctx.root, **case.env)

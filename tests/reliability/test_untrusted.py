@@ -99,9 +99,9 @@ HOSTILE_COMPLETIONS = (
 
 @pytest.mark.parametrize("paradigm", ["setwise", "listwise", "pointwise", "groupwise"])
 def test_hostile_completions_are_failed_parses_not_code(paradigm, tmp_path):
-    import prompts
-    from data.errors import RankrlError
-    from rewards.registry import REWARDS, build_rewards
+    from rankrl import prompts
+    from rankrl.core.errors import RankrlError
+    from rankrl.rewards.registry import REWARDS, build_rewards
 
     marker = tmp_path / "ran"
     parser = prompts.get_paradigm(paradigm)
@@ -219,9 +219,9 @@ def test_trust_remote_code_defaults_off():
 
     from trl import GRPOConfig
 
-    from eval.backends.hf import HFBackend
-    from eval.backends.vllm import VLLMBackend
-    from rl.recipe import read_recipe
+    from rankrl.eval.backends.hf import HFBackend
+    from rankrl.eval.backends.vllm import VLLMBackend
+    from rankrl.rl.recipe import read_recipe
 
     assert GRPOConfig.__dataclass_fields__["trust_remote_code"].default is False
     for backend in (HFBackend, VLLMBackend):
@@ -230,7 +230,7 @@ def test_trust_remote_code_defaults_off():
     assert recipes
     for recipe in recipes:  # no shipped recipe turns it on (GPU recipes cannot build a GRPOConfig on CPU)
         assert read_recipe(recipe).values.get("trust_remote_code", False) is False, recipe
-    from eval.cli import build_parser
+    from rankrl.eval.cli import build_parser
 
     eval_args = build_parser().parse_args(["--model", "m", "--benchmark", "trec-dl-2019", "--out", "o"])
     assert getattr(eval_args, "trust_remote_code", False) is False  # off unless a flag turns it on

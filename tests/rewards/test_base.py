@@ -7,11 +7,11 @@ import pickle
 
 import pytest
 
-import prompts
-from data.errors import RankrlError
-from prompts.base import Parsed
-from rewards import FORMAT_GATES, CachedParser, failure_value, get_reward
-from rewards.base import Reward
+from rankrl import prompts
+from rankrl.core.errors import RankrlError
+from rankrl.prompts.base import Parsed
+from rankrl.rewards import FORMAT_GATES, CachedParser, failure_value, get_reward
+from rankrl.rewards.base import Reward
 
 GOOD = "<think>x</think><answer>[2] > [1] > [3]</answer>"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from data.errors import RankrlError
-from rewards.columns import check_docids, column, completion_text, num_passages, row_grades, single_docid
+from rankrl.core.errors import RankrlError
+from rankrl.rewards.columns import check_docids, column, completion_text, num_passages, row_grades, single_docid
 
 
 def test_completion_text_forms():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import prompts
-from data.errors import RankrlError
-from rewards import get_reward
-from rewards.format import partial_credit
+from rankrl import prompts
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import get_reward
+from rankrl.rewards.format import partial_credit
 
 CASES = [
     # completion, strict, partial

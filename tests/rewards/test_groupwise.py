@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from data.errors import RankrlError
-from rewards import get_reward
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import get_reward
 
 TIED = '<think>x</think><answer>{"[1]": 5, "[2]": 5, "[3]": 9}</answer>'
 FENCED = '<think>x</think><answer>```json\n{"[1]": 2, "[2]": 10, "[3]": 4,}\n```</answer>'

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from data.errors import RankrlError
-from rewards import get_reward
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import get_reward
 
 D1, D2, D3 = 1 / math.log2(3), 1 / math.log2(4), 1 / math.log2(5)  # discounts of ranks 2, 3, 4
 GRADES = [0, 2, 0, 1]  # passages [1]..[4]; ideal order [2] > [4] > ([1], [3])

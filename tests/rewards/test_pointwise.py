@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-import prompts
-from data.errors import RankrlError
-from rewards import get_reward
+from rankrl import prompts
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import get_reward
 
 
 def score(value: str) -> str:

@@ -12,8 +12,8 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from data.errors import RankrlError
-from rewards import ranking
+from rankrl.core.errors import RankrlError
+from rankrl.rewards import ranking
 
 MAX_ERROR = 1e-9
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import prompts
-from data.errors import ConfigError, RankrlError
-from rewards import REWARDS, build_rewards, get_reward, reward_params
+from rankrl import prompts
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.rewards import REWARDS, build_rewards, get_reward, reward_params
 
 NAMES = {
     "format",

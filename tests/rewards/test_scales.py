@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import prompts
-from data.errors import RankrlError
-from rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
+from rankrl import prompts
+from rankrl.core.errors import RankrlError
+from rankrl.rewards.scales import check_scale, paradigm_score_max, resolve_grade_max, unit
 
 
 def test_check_scale():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rewards import get_reward
+from rankrl.rewards import get_reward
 
 GRADES = [1, 3, 0, 3]  # [2] and [4] share the top grade
 

@@ -18,7 +18,7 @@ def warm_tiny_model(tmp_path_factory) -> Path:
     import torch
 
     torch.set_num_threads(1)
-    from rl.tiny_model import build_tiny_model
+    from rankrl.rl.tiny_model import build_tiny_model
 
     folder = tmp_path_factory.mktemp("tiny-warm") / "model"
     build_tiny_model(folder, seed=0, warmup_steps=150, log=lambda *_: None)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from rl.metadata import read_metadata
+from rankrl.core.metadata import read_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ACCELERATE = REPO_ROOT / "rl" / "accelerate"
@@ -43,7 +43,7 @@ def _launch(config: str, model: Path, out: Path) -> subprocess.CompletedProcess:
     env.update({"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
     command = [
         sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE / config),
-        "--num_processes", "2", "-m", "rl.cli", "train", "--config", str(REPO_ROOT / "rl" / "recipes" / "tiny.yaml"),
+        "--num_processes", "2", "-m", "rankrl.core.cli", "train", "--config", str(REPO_ROOT / "rl" / "recipes" / "tiny.yaml"),
         "--model_name_or_path", str(model), "--output_dir", str(out), "--max_steps", "2", "--save_steps", "2",
         "--synthetic_queries", "8",
     ]

@@ -11,8 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from data.errors import ConfigError, RankrlError
-from rl.checkpoint import (
+from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.rl.checkpoint import (
     MetadataCallback,
     check_checkpoint_files,
     guard_checkpoint_loading,
@@ -20,7 +20,7 @@ from rl.checkpoint import (
     missing_parts,
     resume_checkpoint,
 )
-from rl.metadata import read_metadata, write_metadata
+from rankrl.core.metadata import read_metadata, write_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMPTY_SAFETENSORS = (2).to_bytes(8, "little") + b"{}"  # a valid safetensors file holding no tensor
@@ -206,7 +206,7 @@ def test_the_guarded_methods_are_the_trainers_loading_methods():
 
     from transformers import Trainer
 
-    from rl.checkpoint import _LOADERS
+    from rankrl.rl.checkpoint import _LOADERS
 
     for name in _LOADERS:
         assert callable(getattr(Trainer, name, None)), name

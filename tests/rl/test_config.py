@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from trl import GRPOConfig, ModelConfig
 
-from data.errors import ConfigError
-from rl.config import (
+from rankrl.core.errors import ConfigError
+from rankrl.rl.config import (
     DEFAULT_REWARDS,
     ScriptArguments,
     check_batch_arithmetic,
@@ -263,7 +263,7 @@ def test_rank_r1_recipes_carry_the_published_settings(recipes_dir):
 def test_every_sft_recipe_parses_and_validates(recipes_dir):
     from trl import SFTConfig
 
-    from rl.sft import SFTScriptArguments, validate_sft
+    from rankrl.rl.sft import SFTScriptArguments, validate_sft
 
     recipes = sorted(recipes_dir.glob("sft-*.yaml"))
     assert {p.name for p in recipes} >= {"sft-tiny.yaml", "sft-listwise-qwen2.5-7b.yaml"}
@@ -290,7 +290,7 @@ def test_batch_sizes_below_one_are_refused_for_every_trainer(raw):
 
 
 def test_sft_config_with_a_zero_batch_is_refused():
-    from rl.sft import SFTScriptArguments
+    from rankrl.rl.sft import SFTScriptArguments
 
     with pytest.raises(ConfigError, match="per_device_train_batch_size must be >= 1, got 0"):
         parse_args([*CPU, "--per_device_train_batch_size", "0"], script_type=SFTScriptArguments,
@@ -309,7 +309,7 @@ def test_broken_yaml_is_reported_before_trl_is_imported(tmp_path):
     import sys
 
     recipe = write(tmp_path, "paradigm: setwise\nrewards: [format\nlearning_rate: 1e-5\n")
-    code = ("import sys\nfrom data.errors import ConfigError\nfrom rl.config import parse_args\n"
+    code = ("import sys\nfrom rankrl.core.errors import ConfigError\nfrom rankrl.rl.config import parse_args\n"
             "try:\n    parse_args(['--config', sys.argv[1]])\nexcept ConfigError as err:\n    print(err)\n"
             "print(sorted(m for m in ('torch', 'transformers', 'trl') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code, str(recipe)], cwd=Path(__file__).resolve().parents[2],

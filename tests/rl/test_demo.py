@@ -11,15 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import ConfigError
-from rl import demo
+from rankrl.core.errors import ConfigError
+from rankrl.rl import demo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _paradigm(name: str, template: str | None = None):
-    import prompts
-
+    from rankrl import prompts
     return prompts.get_paradigm(name, template=template)
 
 
@@ -184,7 +183,7 @@ def test_refuses_a_folder_it_did_not_write(tmp_path):
 
 
 def test_cli_reports_user_errors_with_exit_code_2(tmp_path, capsys):
-    from rl.cli import main
+    from rankrl.core.cli import main
 
     assert main(["demo", "--out", str(tmp_path / "x"), "--test-queries", "0"]) == 2
     assert "--test-queries must be >= 1" in capsys.readouterr().err
@@ -226,8 +225,8 @@ def test_log_history_comes_from_the_newest_checkpoint(tmp_path):
 
 def test_marker_is_one_token_for_the_tiny_tokenizer():
     """The quickstart's signal must survive tokenisation: the marker is a single token, as is each keyword."""
-    from data.synthetic import KEYWORDS, MARKER
-    from rl.tiny_model import build_tokenizer
+    from rankrl.data.synthetic import KEYWORDS, MARKER
+    from rankrl.rl.tiny_model import build_tokenizer
 
     tok = build_tokenizer()
     for word in (MARKER, *KEYWORDS):

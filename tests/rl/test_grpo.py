@@ -10,8 +10,8 @@ import pytest
 import torch
 from trl import GRPOTrainer
 
-from prompts import get_paradigm
-from rl.grpo import GroupedRepeatSampler, RankrlGRPOTrainer
+from rankrl.prompts import get_paradigm
+from rankrl.rl.grpo import GroupedRepeatSampler, RankrlGRPOTrainer
 
 
 class _Accelerator:

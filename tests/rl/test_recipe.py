@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from data.errors import ConfigError
-from rl.recipe import read_recipe
+from rankrl.core.errors import ConfigError
+from rankrl.rl.recipe import read_recipe
 
 
 def test_reads_values_and_key_lines(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from data.errors import ConfigError
-from rl.config import ScriptArguments, paradigm_from_script
-from rl.rows_source import build_train_rows
+from rankrl.core.errors import ConfigError
+from rankrl.rl.config import ScriptArguments, paradigm_from_script
+from rankrl.rl.rows_source import build_train_rows
 
 
 def _script(**fields) -> ScriptArguments:
@@ -41,8 +41,8 @@ def test_max_train_rows_keeps_the_first_rows():
 
 
 def test_built_rows_must_match_the_paradigm(tmp_path):
-    from data.rows import rows_from_benchmark, rows_to_dataset, save_rows
-    from data.synthetic import synthetic_benchmark
+    from rankrl.data.rows import rows_from_benchmark, rows_to_dataset, save_rows
+    from rankrl.data.synthetic import synthetic_benchmark
 
     result = rows_from_benchmark(synthetic_benchmark(3, 4, 0), "groupwise", group_size=4)
     folder = save_rows(rows_to_dataset(result.rows), tmp_path / "rows", {"stats": result.stats})

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-import prompts
-from data.errors import ConfigError, DataFormatError
-from rl import sft
-from rl.metadata import read_metadata
+from rankrl import prompts
+from rankrl.core.errors import ConfigError, DataFormatError
+from rankrl.rl import sft
+from rankrl.core.metadata import read_metadata
 
 RECIPE = Path(sft.__file__).parent / "recipes" / "sft-tiny.yaml"
 
 
 def _traces(path: Path, paradigm: str = "setwise", n: int = 8, bad: int = 0) -> Path:
-    from data.synthetic import synthetic_benchmark
+    from rankrl.data.synthetic import synthetic_benchmark
 
     p = prompts.get_paradigm(paradigm)
     bench = synthetic_benchmark(n, 4, 0)

@@ -53,7 +53,7 @@ def test_last_node_serves_vllm_and_the_others_train(tmp_path):
     assert "--config_file rl/accelerate/zero3.yaml --num_machines 2 --num_processes 16 --machine_rank 0" in launch
     assert "--main_process_ip gpu-a" in launch
     assert launch.endswith(
-        "-m rl.cli train --config rl/recipes/rank-r1-setwise-qwen2.5-7b.yaml --use_vllm true --vllm_mode server "
+        "-m rankrl.core.cli train --config rl/recipes/rank-r1-setwise-qwen2.5-7b.yaml --use_vllm true --vllm_mode server "
         "--vllm_server_base_url http://gpu-c:8000 --vllm_group_port 51216 --max_steps 7"
     )
 

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
-from data.errors import RankrlError
-from rl.tiny_model import EOS_TOKEN, PAD_TOKEN, build_tiny_model, main
-from rl.tokens import ANSWER_TAGS
+from rankrl.core.errors import RankrlError
+from rankrl.rl.tiny_model import EOS_TOKEN, PAD_TOKEN, build_tiny_model, main
+from rankrl.rl.tokens import ANSWER_TAGS
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +137,7 @@ def test_warm_up_teaches_the_format_and_eos_with_varied_lengths(warm_tiny_model)
 
 @pytest.mark.slow
 def test_single_paradigm_warm_up_writes_rankrl_json(tmp_path):
-    from rl.metadata import read_metadata
+    from rankrl.core.metadata import read_metadata
 
     torch.set_num_threads(2)
     folder = tmp_path / "setwise"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from data.errors import RankrlError
-from rl.tiny_model import build_tokenizer
-from rl.tokens import ANSWER_TAGS, check_answer_tags, vanishing_tags
+from rankrl.core.errors import RankrlError
+from rankrl.rl.tiny_model import build_tokenizer
+from rankrl.rl.tokens import ANSWER_TAGS, check_answer_tags, vanishing_tags
 
 
 def test_tiny_tokenizer_passes():

@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-import prompts
-from rl import train
-from rl.cli import main as cli_main
-from rl.config import DEFAULT_REWARDS
-from rl.metadata import read_metadata
+from rankrl import prompts
+from rankrl.rl import train
+from rankrl.core.cli import main as cli_main
+from rankrl.rl.config import DEFAULT_REWARDS
+from rankrl.core.metadata import read_metadata
 
 MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
                "rankrl.json")
@@ -80,7 +80,7 @@ def test_output_dir_that_is_a_file_is_refused_before_loading(tmp_path, tiny_args
 
 
 def test_prompt_budget_beyond_model_positions_is_refused_before_loading(warm_tiny_model, tmp_path, tiny_args):
-    from data.errors import ConfigError
+    from rankrl.core.errors import ConfigError
 
     out = tmp_path / "out"
     with pytest.raises(ConfigError, match="exceeds the model's max_position_embeddings"):
@@ -91,7 +91,7 @@ def test_prompt_budget_beyond_model_positions_is_refused_before_loading(warm_tin
 def test_use_vllm_without_vllm_is_refused_before_loading(warm_tiny_model, tmp_path, tiny_args):
     import importlib.util
 
-    from data.errors import ConfigError
+    from rankrl.core.errors import ConfigError
 
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vLLM is installed here; this checks the message users without it get")
@@ -123,8 +123,8 @@ def test_dry_run_on_real_dl19_reports_truncation_and_writes_nothing(warm_tiny_mo
                                                                      tiny_args, capsys):
     from transformers import AutoTokenizer
 
-    from data.benchmarks import load_benchmark
-    from data.rows import rows_from_benchmark
+    from rankrl.data.benchmarks import load_benchmark
+    from rankrl.data.rows import rows_from_benchmark
 
     out = tmp_path / "out"
     flags = ["--data_source", "benchmark:trec-dl-2019", "--benchmark_dir", str(shared_data), "--group_size", "5",
@@ -143,9 +143,9 @@ def test_dry_run_on_real_dl19_reports_truncation_and_writes_nothing(warm_tiny_mo
 
 
 def test_dataset_dir_from_data_build(warm_tiny_model, tmp_path, tiny_args, capsys):
-    from data.errors import ConfigError
-    from data.rows import rows_from_benchmark, rows_to_dataset, save_rows
-    from data.synthetic import synthetic_benchmark
+    from rankrl.core.errors import ConfigError
+    from rankrl.data.rows import rows_from_benchmark, rows_to_dataset, save_rows
+    from rankrl.data.synthetic import synthetic_benchmark
 
     result = rows_from_benchmark(synthetic_benchmark(6, 4, 0), "setwise", group_size=4)
     built = save_rows(rows_to_dataset(result.rows), tmp_path / "rows", {"stats": result.stats})
@@ -234,7 +234,7 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(warm_tiny_model, tmp_p
                                                           monkeypatch):
     from safetensors.torch import load_file
 
-    from data.errors import ConfigError
+    from rankrl.core.errors import ConfigError
 
     flags = ("--max_steps", "4", "--save_steps", "2")
     out = tmp_path / "out"

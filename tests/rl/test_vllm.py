@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rl.metadata import read_metadata
+from rankrl.core.metadata import read_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +28,7 @@ def test_colocate_rollouts_train_and_save(warm_tiny_model, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
     command = [
-        sys.executable, "-m", "rl.cli", "train", "--config", str(REPO_ROOT / "rl" / "recipes" / "tiny.yaml"),
+        sys.executable, "-m", "rankrl.core.cli", "train", "--config", str(REPO_ROOT / "rl" / "recipes" / "tiny.yaml"),
         "--model_name_or_path", str(warm_tiny_model), "--output_dir", str(out), "--max_steps", "2",
         "--save_steps", "2", "--synthetic_queries", "8", "--use_vllm", "true", "--vllm_mode", "colocate",
         "--vllm_max_model_length", "512", "--vllm_gpu_memory_utilization", "0.5",

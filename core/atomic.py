@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 
 def _umask() -> int:

@@ -13,16 +13,16 @@ import os
 import sys
 import traceback
 
-from data.errors import RankrlError
+from rankrl.core.errors import RankrlError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "score": ("eval.score_cli", "score a TREC run against qrels (trec_eval semantics)"),
-    "data": ("data.cli", "build training rows from a data source"),
-    "tiny-model": ("rl.tiny_model", "build a tiny causal LM offline (tests, smoke runs)"),
-    "train": ("rl.train", "GRPO training from a YAML recipe"),
-    "sft": ("rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
-    "eval": ("eval.cli", "rerank a benchmark with a checkpoint and score it"),
-    "demo": ("rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
+    "score": ("rankrl.eval.score_cli", "score a TREC run against qrels (trec_eval semantics)"),
+    "data": ("rankrl.data.cli", "build training rows from a data source"),
+    "tiny-model": ("rankrl.rl.tiny_model", "build a tiny causal LM offline (tests, smoke runs)"),
+    "train": ("rankrl.rl.train", "GRPO training from a YAML recipe"),
+    "sft": ("rankrl.rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
+    "eval": ("rankrl.eval.cli", "rerank a benchmark with a checkpoint and score it"),
+    "demo": ("rankrl.rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
 }
 
 

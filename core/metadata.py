@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from data.atomic import atomic_write_text
-from data.errors import RankrlError
+from rankrl.core.atomic import atomic_write_text
+from rankrl.core.errors import RankrlError
 
 METADATA_FILE = "rankrl.json"
 SCHEMA_VERSION = 1
