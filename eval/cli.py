@@ -18,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.fields import fields_as_flags, flag_names, from_namespace
+from rankrl.eval.config import EvalConfig, field_default, field_help
 from rankrl.eval.fusion import FUSIONS, MERGES
+from rankrl.prompts import PARADIGMS
 
 CHART_FILE = "ndcg10_by_benchmark.png"
 
@@ -33,78 +36,86 @@ class _Help(argparse.HelpFormatter):
         return text
 
 
+def _arg(group: Any, flag: str, dest: str | None = None, **kwargs: Any) -> None:
+    """A flag whose default and help come from its ``EvalConfig`` field (``dest``: the field, when it is not the
+    flag's name with underscores)."""
+    dest = dest or flag.lstrip("-").replace("-", "_")
+    kwargs.setdefault("help", field_help(dest))
+    if kwargs.get("action") != "store_true" and not kwargs.get("required"):
+        kwargs.setdefault("default", field_default(dest))
+    if dest != flag.lstrip("-").replace("-", "_"):
+        kwargs["dest"] = dest
+    group.add_argument(flag, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rankrl eval", description=__doc__.split("\n\n")[0], formatter_class=_Help,
                                 allow_abbrev=False)  # `--win 5` must not silently mean --window
     g = p.add_argument_group("what to evaluate")
-    g.add_argument("--model", required=True, help="checkpoint folder (with rankrl.json) or any HF causal LM")
-    g.add_argument("--adapter", help="LoRA adapter folder (peft) applied to --model")
-    g.add_argument("--benchmark", required=True,
-                   help="trec-dl-2019, trec-dl-2020, trec-dl (both), bright/<domain>, bright (all 12 + average), "
-                        "local:<dir>; several separated by commas")
-    g.add_argument("--data-dir", help="folder with the benchmark files (e.g. ../shared/data); without it TREC DL "
-                                      "loads from ir_datasets and BRIGHT from the Hugging Face Hub")
-    g.add_argument("--run", dest="first_stage_run",
-                   help="first-stage TREC run (may contain {domain} for BRIGHT, e.g. runs/{domain}.txt)")
-    g.add_argument("--corpus", help="passage texts, JSONL {docid,text,title?} (may contain {domain})")
-    g.add_argument("--first-stage", choices=("run", "bm25", "bm25-reasoning"),
-                   help="BRIGHT first stage (default: the run in --data-dir)")
-    g.add_argument("--qrels-variant", choices=("original", "fixed"), default="original",
-                   help="BRIGHT qrels: original gold_ids or Waterloo's fixed qrels")
-    g.add_argument("--source", help="benchmark source override (local, ir_datasets, pyserini, hf)")
-    g.add_argument("--out", required=True, help="output folder (also holds the completion cache for resume)")
-    g.add_argument("--max-queries", type=int, help="rerank only the first N judged queries of each benchmark")
-    g.add_argument("--top-k", type=int, default=100, help="first-stage candidates reranked per query")
-    g.add_argument("--depth", type=int, help="first-stage candidates kept (default: max(100, --top-k))")
+    _arg(g, "--model", required=True)
+    _arg(g, "--adapter")
+    _arg(g, "--benchmark", required=True)
+    _arg(g, "--data-dir")
+    _arg(g, "--run", "first_stage_run")
+    _arg(g, "--corpus")
+    _arg(g, "--first-stage", choices=("run", "bm25", "bm25-reasoning"))
+    _arg(g, "--qrels-variant", choices=("original", "fixed"))
+    _arg(g, "--source")
+    _arg(g, "--out", required=True)
+    _arg(g, "--max-queries", type=int)
+    _arg(g, "--top-k", type=int)
+    _arg(g, "--depth", type=int)
 
     g = p.add_argument_group("paradigm and strategy")
-    g.add_argument("--paradigm", help="override the checkpoint's paradigm (needed without rankrl.json)")
-    g.add_argument("--template", help="override the prompt template: shipped name or path to a template JSON")
-    g.add_argument("--strategy", choices=("setwise", "listwise", "pointwise", "groupwise"),
-                   help="inference strategy (default: the paradigm's)")
-    g.add_argument("--sort", choices=("heapsort", "bubblesort"), default="heapsort", help="setwise sort")
-    g.add_argument("--num-child", type=int, default=19, help="setwise: children per heap node (c)")
-    g.add_argument("--k", type=int, default=10, help="setwise: how many top passages to sort")
-    g.add_argument("--window", type=int, default=20, help="listwise: window size")
-    g.add_argument("--stride", type=int, default=10, help="listwise: window stride")
-    g.add_argument("--passes", type=int, default=1, help="listwise: back-to-front sweeps")
-    g.add_argument("--group-size", type=int, default=20, help="groupwise: passages per group")
-    g.add_argument("--no-expected-score", action="store_true",
-                   help="pointwise: use the parsed score even when logprobs are available")
-    g.add_argument("--logprobs", type=int, default=20, help="pointwise: top alternatives per answer token")
-    g.add_argument("--repeats", type=int, default=1,
-                   help="test-time repeats on shuffled candidate orders (groupwise: r group partitions)")
-    g.add_argument("--merge", choices=MERGES,
-                   help="how repeats merge (default: mean-score for pointwise/groupwise, mean-rank otherwise)")
-    g.add_argument("--fusion", choices=FUSIONS, default="none",
-                   help="fuse with first-stage scores after normalising both")
-    g.add_argument("--fusion-weight", type=float, default=0.5,
-                   help="reranker share of the fused score (first stage: 1 - weight)")
-    g.add_argument("--max-passage-tokens", type=int, help="truncate passages (default: the checkpoint's)")
-    g.add_argument("--max-passage-chars", type=int, help="truncate passages by characters")
-    g.add_argument("--max-prompt-tokens", type=int, help="shrink passages so each prompt fits")
+    _arg(g, "--paradigm")
+    _arg(g, "--template")
+    _arg(g, "--strategy", choices=PARADIGMS)
+    _arg(g, "--sort", choices=("heapsort", "bubblesort"))
+    _arg(g, "--num-child", type=int)
+    _arg(g, "--k", type=int)
+    _arg(g, "--window", type=int)
+    _arg(g, "--stride", type=int)
+    _arg(g, "--passes", type=int)
+    _arg(g, "--group-size", type=int)
+    _arg(g, "--no-expected-score", action="store_true")
+    _arg(g, "--logprobs", type=int)
+    _arg(g, "--repeats", type=int)
+    _arg(g, "--merge", choices=MERGES)
+    _arg(g, "--fusion", choices=FUSIONS)
+    _arg(g, "--fusion-weight", type=float)
+    _arg(g, "--max-passage-tokens", type=int)
+    _arg(g, "--max-passage-chars", type=int)
+    _arg(g, "--max-prompt-tokens", type=int)
 
     g = p.add_argument_group("generation")
-    g.add_argument("--backend", choices=("vllm", "hf"), default="hf")
-    g.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
-    g.add_argument("--top-p", type=float, default=1.0)
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--max-new-tokens", type=int, default=1024)
-    g.add_argument("--batch-size", type=int, help="prompts per backend call (default: hf 8, vllm 4096)")
-    g.add_argument("--device", default="auto", help="hf: cpu, cuda, cuda:1 …")
-    g.add_argument("--dtype", default="auto", help="model dtype: auto, bfloat16, float16, float32")
-    g.add_argument("--tensor-parallel-size", type=int, default=1, help="vllm: GPUs per model")
-    g.add_argument("--max-model-len", type=int, help="vllm: context length")
-    g.add_argument("--gpu-memory-utilization", type=float, default=0.9, help="vllm: memory fraction")
-    g.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs")
-    g.add_argument("--chat-template-kwargs", help='JSON passed to the chat template, e.g. \'{"enable_thinking": true}\'')
+    _arg(g, "--backend", choices=("vllm", "hf"))
+    _arg(g, "--temperature", type=float)
+    _arg(g, "--top-p", type=float)
+    _arg(g, "--seed", type=int)
+    _arg(g, "--max-new-tokens", type=int)
+    _arg(g, "--batch-size", type=int)
+    _arg(g, "--device")
+    _arg(g, "--dtype")
+    _arg(g, "--tensor-parallel-size", type=int)
+    _arg(g, "--max-model-len", type=int)
+    _arg(g, "--gpu-memory-utilization", type=float)
+    _arg(g, "--enforce-eager", action="store_true")
+    _arg(g, "--chat-template-kwargs")
 
     g = p.add_argument_group("scoring and output")
-    g.add_argument("--metrics", default="nDCG@10,nDCG@5,nDCG@20,RR@10,R@10,R@100,AP",
-                   help="comma-separated metrics (ir_measures names)")
-    g.add_argument("--rel-level", type=int, help="binary relevance threshold (default: 2 for TREC DL, else 1)")
-    g.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _arg(g, "--metrics")
+    _arg(g, "--rel-level", type=int)
+    _arg(g, "--no-progress", action="store_true")
     return p
+
+
+def parse_config(argv: list[str]) -> tuple[EvalConfig, argparse.ArgumentParser]:
+    """Flags -> ``EvalConfig`` (field by field, by name), checked; errors name the flag."""
+    parser = build_parser()
+    config = from_namespace(EvalConfig, parser.parse_args(argv))
+    with fields_as_flags(flag_names(parser)):
+        config.validate()
+    return config, parser
 
 
 # --- validation ------------------------------------------------------------------------------------------
@@ -116,7 +127,7 @@ def _positive(name: str, value: int | None, allow_none: bool = True) -> None:
         raise ConfigError(f"{name} must be a positive integer, got {value}")
 
 
-def validate_numbers(args: argparse.Namespace) -> None:
+def validate_numbers(args: Any) -> None:
     for name in ("max_queries", "depth", "batch_size", "max_model_len", "max_passage_tokens", "max_passage_chars",
                  "max_prompt_tokens"):
         _positive("--" + name.replace("_", "-"), getattr(args, name))
@@ -259,7 +270,7 @@ def slug(name: str) -> str:
 # --- main ------------------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+    args, _parser = parse_config(argv)
     started = time.perf_counter()
     validate_numbers(args)
     check_model_paths(args)
