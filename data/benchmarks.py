@@ -23,7 +23,7 @@ from rankrl.core.errors import DataFormatError, RankrlError, unknown_name
 from rankrl.data.jsonl import field_str, iter_jsonl, read_corpus, read_queries, write_jsonl
 from rankrl.data.rankgpt import read_candidates
 from rankrl.data.records import Benchmark, Passage, Qrels, Query, Run
-from rankrl.data.trec import read_qrels, read_run, read_topics, write_qrels, write_run
+from rankrl.data.trec import read_qrels, read_run, read_topics, trec_eval_order, write_qrels, write_run
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,7 @@ def _bm25(queries: dict[str, Query], passages: dict[str, Passage], depth: int,
 
     params = {k: options[k] for k in ("k1", "b", "stemmer") if k in options}
     run, info = bm25_run(queries, passages, k=depth, **params)
+    run = {qid: trec_eval_order(ranking) for qid, ranking in run.items()}  # tied scores: trec_eval's docid order
     return run, {"kind": "bm25", **dict(info)}
 
 
@@ -261,8 +262,7 @@ def _trec_dl_ir_datasets(name: str, options: Mapping[str, Any]) -> Benchmark:
             run = {}
             for sd in ds.scoreddocs_iter():
                 run.setdefault(sd.query_id, []).append((sd.doc_id, float(sd.score)))
-            for ranking in run.values():
-                ranking.sort(key=lambda item: -item[1])
+            run = {qid: trec_eval_order(ranking) for qid, ranking in run.items()}  # as read_run: trec_eval's order
             provenance["first_stage"] = {"kind": "run", "path": f"ir_datasets:{ds_id} scoreddocs",
                                          "retriever": "the TREC organisers' BM25 top-1000"}
         queries, run = _restrict(name, queries, qrels, _truncate(run, depth))

@@ -67,6 +67,20 @@ def read_text(path: str | Path) -> str:
     return "\n".join(text for _, text in iter_lines(path))
 
 
+def loads_json(text: str, path: str | Path, lineno: int | None = None) -> Any:
+    """``json.loads`` whose failures are a ``DataFormatError`` naming the file and line. Deeply nested input
+    (``[[[[...``, 200,000 levels) makes CPython's decoder raise ``RecursionError``; that too is a malformed
+    file here, not a traceback."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        line = err.lineno if lineno is None else lineno
+        raise DataFormatError(path, line, f"invalid JSON ({err.msg} at column {err.colno})") from err
+    except RecursionError:
+        raise DataFormatError(path, lineno, "JSON nested too deeply to read (more levels of [ or { than Python's "
+                                            "recursion limit): a damaged or hostile file") from None
+
+
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each non-blank line; a line that is not a JSON object is an error."""
     path = Path(path)
@@ -74,10 +88,7 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     for lineno, text in iter_lines(path):
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataFormatError(path, lineno, f"invalid JSON ({err.msg} at column {err.colno})") from err
+        record = loads_json(text, path, lineno)
         if not isinstance(record, dict):
             raise DataFormatError(path, lineno, f"expected a JSON object, found {type(record).__name__}")
         seen = True

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import DataFormatError
-from rankrl.data.jsonl import iter_jsonl, read_text
+from rankrl.data.jsonl import iter_jsonl, loads_json, read_text
 from rankrl.data.records import Passage, Query, Run
 
 _WS = " \t\n\r"
@@ -155,10 +155,7 @@ def read_candidates(path: str | Path) -> tuple[dict[str, Query], dict[str, Passa
         raise DataFormatError(path, None, "empty file: expected a JSON list of {'query', 'hits'} entries")
     if text.lstrip().startswith("{"):
         return _read_rank_llm_jsonl(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise DataFormatError(path, err.lineno, f"invalid JSON ({err.msg} at column {err.colno})") from err
+    data = loads_json(text, path)  # file:line errors; deep nesting is an error, not a RecursionError
 
     def fail(problem: str, entry: int | None = None, hit: int | None = None) -> DataFormatError:
         line = _line_of(text, entry, hit) if entry is not None else 1

@@ -90,8 +90,8 @@ def iter_tevatron(path: str | Path) -> Iterator[TevatronExample]:
     if path.suffix == ".json":
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise DataFormatError(name, getattr(err, "lineno", None), f"not valid JSON: {err}") from err
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:  # RecursionError: deep nesting
+            raise DataFormatError(name, getattr(err, "lineno", None), f"not valid JSON: {err}") from None
         if not isinstance(data, list):
             raise DataFormatError(name, None, "expected a JSON array of Tevatron records")
         for i, record in enumerate(data):
@@ -107,6 +107,8 @@ def iter_tevatron(path: str | Path) -> Iterator[TevatronExample]:
                     record = json.loads(text)
                 except json.JSONDecodeError as err:
                     raise DataFormatError(name, lineno, f"not valid JSON: {err.msg}") from err
+                except RecursionError:
+                    raise DataFormatError(name, lineno, "not valid JSON: nested too deeply to read") from None
                 yield parse_example(record, name, lineno)
     except (OSError, UnicodeDecodeError, EOFError) as err:
         raise DataFormatError(name, None, f"cannot read file: {err}") from err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from rankrl.data.records import Qrels, Query, Run
 
 log = logging.getLogger(__name__)
 
+MAX_ABS_GRADE = 1000
+"""Largest relevance grade (in absolute value) a qrels file may hold. trec_eval (and pytrec_eval, which embeds it)
+keeps one counter per grade level from 0 to the largest grade of every query (``rel_levels`` in
+usnistgov/trec_eval@0e041ae2351fac4ab44c7cab9ff9a8fbcff1ac7b:form_res_rels.c), so a grade of 10^8 costs ~800 MB and
+3*10^9 tens of GB; 10^20 overflows its C ``long``. Published collections grade on small scales (TREC DL 0-3, TREC Web
+-2..4, BRIGHT 0-1, percentages at most 0-100): 1000 leaves room for any of them, and a grade beyond it is a damaged
+file, not a judgement."""
+
 
 def read_qrels(path: str | Path) -> Qrels:
     """Read TREC qrels ``qid iter docid grade`` (whitespace separated, integer grades).
@@ -33,7 +42,7 @@ def read_qrels(path: str | Path) -> Qrels:
     first_line: dict[tuple[str, str], int] = {}
     for lineno, text in iter_lines(path):
         parts = text.split()
-        if not parts:
+        if not parts or parts[0].startswith("#"):  # trec_eval skips '#' comment lines (get_qrels.c)
             continue
         if len(parts) != 4:
             raise DataFormatError(path, lineno, f"expected 4 columns 'qid iter docid grade', found {len(parts)}")
@@ -42,6 +51,11 @@ def read_qrels(path: str | Path) -> Qrels:
             grade = int(grade_text)
         except ValueError:
             raise DataFormatError(path, lineno, f"relevance grade {grade_text!r} is not an integer") from None
+        if abs(grade) > MAX_ABS_GRADE:
+            raise DataFormatError(path, lineno, f"relevance grade {grade_text} is outside -{MAX_ABS_GRADE}..{MAX_ABS_GRADE}: "
+                                                "qrels grades are small integers (TREC DL uses 0-3); a grade this "
+                                                "large is a damaged file and would make trec_eval allocate one "
+                                                "counter per grade level")
         judged = qrels.setdefault(qid, {})
         if docid in judged and judged[docid] != grade:
             first = first_line[(qid, docid)]
@@ -57,16 +71,22 @@ def read_qrels(path: str | Path) -> Qrels:
 def read_run(path: str | Path) -> Run:
     """Read a TREC run ``qid Q0 docid rank score tag``; each query's list is sorted by descending score.
 
-    The rank column must be an integer but is not used for ordering (as in trec_eval); equal scores keep
-    their order in the file. A document listed twice for one query is an error.
+    The rank column must be an integer but is not used for ordering (as in trec_eval). Each query's list is in
+    exactly the order trec_eval scores it (``trec_eval_order``): score compared in single precision, descending,
+    ties broken by docid descending; so the candidates a reranker sees are the first stage that is scored, and tied
+    scores cannot make a false gain. A document listed twice for one query is an error.
     """
     path = Path(path)
     run: dict[str, list[tuple[str, float]]] = {}
     seen: dict[tuple[str, str], int] = {}
+    wide: list[int] = []  # lines whose docid holds spaces (more than 6 columns)
     for lineno, text in iter_lines(path):
         parts = text.split()
-        if not parts:
+        if not parts or parts[0].startswith("#"):  # trec_eval skips '#' comment lines (get_trec_results.c)
             continue
+        if len(parts) > 6:
+            parts = _wide_run_line(text)
+            wide.append(lineno)
         if len(parts) != 6:
             raise DataFormatError(path, lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}")
         qid, _, docid, rank_text, score_text, _ = parts
@@ -88,9 +108,52 @@ def read_run(path: str | Path) -> Run:
         run.setdefault(qid, []).append((docid, score))
     if not run:
         raise DataFormatError(path, None, "empty file: no run lines 'qid Q0 docid rank score tag'")
-    for ranking in run.values():
-        ranking.sort(key=lambda item: -item[1])  # stable: ties keep file order
+    if wide:
+        log.warning("run %s: %d line(s) have more than 6 columns (first: line %d); read as trec_eval does when "
+                    "columns 4-5 are rank and score (the rest trails the tag), else the docid is the text between Q0 "
+                    "and the last three columns (rank score tag)", path, len(wide), wide[0])
+    for qid, ranking in run.items():
+        run[qid] = trec_eval_order(ranking)
     return run
+
+
+_WIDE_LINE = re.compile(r"^\s*(\S+)\s+(\S+)\s+(\S.*?)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+
+
+def _number_columns(rank: str, score: str) -> bool:
+    try:
+        int(rank)
+        float(score)
+    except ValueError:
+        return False
+    return True
+
+
+def _wide_run_line(text: str) -> list[str]:
+    """The 6 columns of a run line with more than 6 fields.
+
+    When the 4th and 5th fields are a rank and a score, the extra fields trail the tag and are ignored, as trec_eval
+    does (its own ``test/results.trunc`` has "more junk at end of lines"). Otherwise qid and Q0 are taken from the
+    left and rank, score and tag from the right, the docid being what lies between (spaces kept as written):
+    ReasonRank's BRIGHT stackoverflow run lists ``pytorch_torch_tensor_functions/Memory Management_2_0.txt``.
+    """
+    parts = text.split()
+    if _number_columns(parts[3], parts[4]):
+        return parts[:6]
+    match = _WIDE_LINE.match(text)
+    return list(match.groups()) if match else parts
+
+
+def trec_eval_order(ranking: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``(docid, score)`` pairs in the order trec_eval ranks them: score descending as a C ``float`` (single
+    precision), ties by docid descending in byte order (``comp_sim_docno`` in
+    usnistgov/trec_eval@0e041ae2351fac4ab44c7cab9ff9a8fbcff1ac7b:form_res_rels.c: ``strcmp(p2->docno, p1->docno)``;
+    Python compares str by code point, which is UTF-8 byte order). The file order of tied documents plays no
+    part, so candidates taken from this list are the same first stage trec_eval scores."""
+    with np.errstate(over="ignore"):
+        single = np.asarray([score for _, score in ranking], dtype=np.float64).astype(np.float32).tolist()
+    order = sorted(range(len(ranking)), key=lambda i: (single[i], ranking[i][0]), reverse=True)
+    return [ranking[i] for i in order]
 
 
 def read_topics(path: str | Path) -> dict[str, Query]:
