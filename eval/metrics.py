@@ -13,6 +13,10 @@ name           pytrec_eval measure         meaning
 ``P@k``        ``P.k``                     relevant documents in the top k / k
 ``AP``         ``map``                     average precision over the whole ranking
 ``AP@k``       ``map_cut.k``               average precision of the top k
+``Success@k``  ``success.k``               1 if a relevant document is in the top k, else 0
+``Rprec``      ``Rprec``                   precision at rank R, R = number of relevant documents
+``Bpref``      ``bpref``                   Buckley & Voorhees' bpref (judged non-relevant above relevant)
+``Judged@k``   (computed here)             share of the top k that is judged at any grade (divided by k)
 =============  ==========================  =============================================================
 
 "Relevant" for the binary measures (RR, R, P, AP) means grade >= ``rel_level`` (TREC DL uses 2, i.e.
@@ -21,6 +25,12 @@ descending score compared in single precision (trec_eval stores scores in a C ``
 descending docid (rankrl writes scores strictly decreasing in single precision, so its own runs never depend on
 that tie-break). Queries judged in the qrels but absent from the run score 0 on every measure
 and are listed in a warning (trec_eval ``-c``); queries in the run but not in the qrels are ignored.
+
+``depth`` (trec_eval ``-M``) keeps only the first ``depth`` documents of each ranking in that order before any
+measure sees it. ``Judged@k`` is ir_measures' definition (P@k with every judged document counted relevant);
+trec_eval has no such measure, so it is computed here and checked against that identity in the tests. The
+other measures are checked against usnistgov/trec_eval's own ``test/`` expected outputs
+(tests/eval/fixtures/trec_eval/README.md).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rankrl.core.errors import RankrlError
+from rankrl.data.trec import trec_eval_order
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +50,13 @@ DEFAULT_METRICS: tuple[str, ...] = ("nDCG@5", "nDCG@10", "nDCG@20", "RR@10", "R@
 BRIGHT_PLACEHOLDER = "N/A"
 """BRIGHT's ``excluded_ids`` placeholder meaning "nothing excluded"."""
 
-_NAME_RE = re.compile(r"^(?P<family>nDCG|RR|R|P|AP)(?:\(rel=(?P<rel>-?\d+)\))?(?:@(?P<k>\d+))?$")
-_ALIASES = {"ndcg": "nDCG", "rr": "RR", "mrr": "RR", "r": "R", "recall": "R", "p": "P", "ap": "AP", "map": "AP"}
-_NEEDS_CUTOFF = {"R", "P"}
-_BINARY = {"RR", "R", "P", "AP"}
+_NAME_RE = re.compile(r"^(?P<family>nDCG|RR|R|P|AP|Success|Judged|Rprec|Bpref)(?:\(rel=(?P<rel>-?\d+)\))?"
+                      r"(?:@(?P<k>\d+))?$")
+_ALIASES = {"ndcg": "nDCG", "rr": "RR", "mrr": "RR", "r": "R", "recall": "R", "p": "P", "ap": "AP", "map": "AP",
+            "success": "Success", "judged": "Judged", "rprec": "Rprec", "bpref": "Bpref"}
+_NEEDS_CUTOFF = {"R", "P", "Success", "Judged"}
+_NO_CUTOFF = {"Rprec", "Bpref"}
+_BINARY = {"RR", "R", "P", "AP", "Success", "Rprec", "Bpref"}
 
 
 @dataclass(frozen=True)
@@ -68,8 +82,14 @@ class Measure:
             return "recip_rank"
         if family == "R":
             return f"recall_{k}"
-        if family == "P":
+        if family in ("P", "Judged"):  # Judged@k is P@k over "judged" (see evaluate)
             return f"P_{k}"
+        if family == "Success":
+            return f"success_{k}"
+        if family == "Rprec":
+            return "Rprec"
+        if family == "Bpref":
+            return "bpref"
         return "map" if k is None else f"map_cut_{k}"
 
 
@@ -84,16 +104,20 @@ def parse_metric(name: str) -> Measure:
         text = _ALIASES[head.group(1).lower()] + text[head.end():]
     match = _NAME_RE.match(text)
     if not match:
-        raise RankrlError(f"unknown metric {name!r}; use nDCG@k, nDCG, RR@k, RR, R@k, P@k, AP or AP@k "
-                          f"(optionally with (rel=N) on RR/R/P/AP), e.g. nDCG@10, RR@10, R(rel=2)@100")
+        raise RankrlError(f"unknown metric {name!r}; use nDCG@k, nDCG, RR@k, RR, R@k, P@k, AP, AP@k, Success@k, "
+                          f"Judged@k, Rprec or Bpref (optionally with (rel=N) on the binary ones), e.g. nDCG@10, "
+                          f"RR@10, R(rel=2)@100")
     family, rel, k = match.group("family"), match.group("rel"), match.group("k")
     cutoff = int(k) if k is not None else None
     if cutoff is not None and cutoff < 1:
         raise RankrlError(f"metric {name!r}: the cutoff must be a positive integer")
     if family in _NEEDS_CUTOFF and cutoff is None:
         raise RankrlError(f"metric {name!r} needs a cutoff, e.g. {family}@10")
+    if family in _NO_CUTOFF and cutoff is not None:
+        raise RankrlError(f"metric {name!r}: {family} takes no cutoff (it is defined over the whole ranking)")
     if rel is not None and family not in _BINARY:
-        raise RankrlError(f"metric {name!r}: nDCG uses graded relevance; (rel=N) applies to RR, R, P and AP only")
+        raise RankrlError(f"metric {name!r}: {family} does not use a relevance level; (rel=N) applies to RR, R, P, "
+                          f"AP, Success, Rprec and Bpref only")
     return Measure(family, cutoff, int(rel) if rel is not None else None)
 
 
@@ -184,11 +208,12 @@ def _run_dict(qrels: Mapping[str, Mapping[str, int]], items: Iterable[tuple[str,
 
 def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
              metrics: Sequence[str] = DEFAULT_METRICS, rel_level: int = 1,
-             excluded: Mapping[str, Iterable[str]] | None = None) -> Evaluation:
+             excluded: Mapping[str, Iterable[str]] | None = None, depth: int | None = None) -> Evaluation:
     """Score ``run`` against ``qrels`` with trec_eval semantics (see the module docstring).
 
     ``excluded`` (BRIGHT protocol) maps a qid to documents removed from its ranking before scoring; the
-    placeholder ``"N/A"`` is ignored. Means are over every query with at least one judgement in the qrels.
+    placeholder ``"N/A"`` is ignored. ``depth`` (trec_eval ``-M``) keeps the first ``depth`` documents of each
+    ranking (after the exclusion). Means are over every query with at least one judgement in the qrels.
     """
     import pytrec_eval  # C extension, loaded on first use so that importing this module stays cheap
 
@@ -204,11 +229,17 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
     names = [m.name for m in measures]
     if len(set(names)) != len(names):
         raise RankrlError(f"metric listed twice: {sorted({n for n in names if names.count(n) > 1})}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+        raise RankrlError(f"depth must be a positive integer (trec_eval -M), got {depth!r}")
+    judged_cutoffs = sorted({m.cutoff for m in measures if m.family == "Judged" and m.cutoff is not None})
+    judged_values: dict[str, dict[int, float]] = {}
 
     # pytrec_eval takes one relevance level per evaluator: group measures by their level. nDCG ignores the
     # level (it uses raw grades), so it joins the default group.
     groups: dict[int, set[str]] = {}
     for m in measures:
+        if m.family == "Judged":  # computed here, from the ordered rankings
+            continue
         level = m.rel if m.rel is not None else rel_level
         groups.setdefault(level if m.family in _BINARY else rel_level, set()).add(m.pytrec_measure())
     results: dict[int, dict[str, dict[str, float]]] = {level: {} for level in groups}
@@ -219,6 +250,15 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
         part = _run_dict(qrels, piece, excluded)
         if not part:
             continue
+        if depth is not None or judged_cutoffs:
+            ordered = {qid: trec_eval_order(list(scores.items())) for qid, scores in part.items()}
+            if depth is not None:
+                part = {qid: dict(ranking[:depth]) for qid, ranking in ordered.items()}
+            for qid, ranking in ordered.items():
+                judged = qrels[qid]
+                judged_values[qid] = {
+                    k: sum(docid in judged for docid, _ in ranking[:min(k, depth or k)]) / k for k in judged_cutoffs
+                }
         try:
             if not evaluators:  # built on the first ranking to score, as pytrec_eval needs at least one
                 qrels_dict = (
@@ -242,6 +282,9 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
     # query; comprehensions because this runs for every query.
     columns: list[list[float]] = []
     for m in measures:
+        if m.family == "Judged":
+            columns.append([judged_values[qid][m.cutoff] if qid in judged_values else 0.0 for qid in qrels])
+            continue
         level = (m.rel if m.rel is not None else rel_level) if m.family in _BINARY else rel_level
         rows, key = results.get(level, {}), m.pytrec_measure()
         column = [rows[qid][key] if qid in rows else 0.0 for qid in qrels]
@@ -260,3 +303,31 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
         shown = ", ".join(missing[:20]) + (f", ... ({len(missing) - 20} more)" if len(missing) > 20 else "")
         log.warning("%d of %d judged queries have no ranking in the run and score 0: %s", len(missing), n, shown)
     return Evaluation(mean=mean, per_query=per_query, missing=missing, rel_level=rel_level)
+
+
+@dataclass(frozen=True)
+class ExclusionSummary:
+    """What BRIGHT's ``excluded_ids`` did to a run: documents removed, and run queries the examples do not cover.
+
+    ``uncovered`` non-empty usually means the examples file is another domain's (its ids do not match the run's).
+    """
+
+    removed: int
+    queries_affected: int
+    uncovered: list[str]
+
+
+def exclusion_summary(run: RunLike, excluded: Mapping[str, Iterable[str]], example_qids: Iterable[str]
+                      ) -> ExclusionSummary:
+    """Count the run's (query, document) pairs that ``excluded`` removes, and list run queries with no example."""
+    known = set(example_qids)
+    removed = affected = 0
+    for qid, ranking in run.items():
+        drop = {d for d in excluded.get(qid, ()) if d != BRIGHT_PLACEHOLDER}
+        if not drop:
+            continue
+        docids = ranking.keys() if isinstance(ranking, Mapping) else (docid for docid, _ in ranking)
+        hits = sum(docid in drop for docid in docids)
+        removed += hits
+        affected += hits > 0
+    return ExclusionSummary(removed, affected, [qid for qid in run if qid not in known])

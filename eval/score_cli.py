@@ -14,7 +14,8 @@ from collections.abc import Iterator
 
 from rankrl.data.bright import excluded_from_examples, read_examples
 from rankrl.data.trec import read_qrels, read_run
-from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
+from rankrl.core.errors import RankrlError
+from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, exclusion_summary, parse_metric
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bright-examples", metavar="FILE",
                         help="BRIGHT examples JSONL(.gz): remove each query's excluded_ids from the run before "
                              "scoring (BRIGHT's protocol)")
+    parser.add_argument("--depth", "-M", type=int, metavar="N",
+                        help="score only the first N documents of each ranking, in trec_eval's order (trec_eval -M)")
     parser.add_argument("--per-query", action="store_true", help="add per-query values under \"per_query\"")
     return parser
 
@@ -42,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """Show rankrl's warnings (missing queries) on stderr whatever the caller's logging setup is."""
-    logger = logging.getLogger("rankrl.eval")
+    logger = logging.getLogger("rankrl")  # rankrl.eval (missing queries) and rankrl.data (run file oddities)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("rankrl score: warning: %(message)s"))
     handler.setLevel(logging.WARNING)
@@ -68,11 +71,28 @@ def _score(args: argparse.Namespace) -> int:
         parse_metric(name)
     qrels = read_qrels(args.qrels)
     run = read_run(args.run)
-    excluded = excluded_from_examples(read_examples(args.bright_examples)) if args.bright_examples else None
-    result = evaluate(qrels, run, metrics=metrics, rel_level=args.rel_level, excluded=excluded)
+    if args.depth is not None and args.depth < 1:
+        raise RankrlError(f"--depth must be a positive integer, got {args.depth}")
+    excluded = None
+    if args.bright_examples:
+        examples = read_examples(args.bright_examples)
+        excluded = excluded_from_examples(examples)
+        report_exclusion(args.bright_examples, run, excluded, [e.qid for e in examples])
+    result = evaluate(qrels, run, metrics=metrics, rel_level=args.rel_level, excluded=excluded, depth=args.depth)
     out: dict[str, object] = dict(result.mean)
     if args.per_query:
         out["per_query"] = result.per_query
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+def report_exclusion(examples_path: str, run: dict, excluded: dict[str, set[str]], example_qids: list[str]) -> None:
+    """Say on stderr how many documents ``--bright-examples`` removed, and warn when its ids miss the run's."""
+    summary = exclusion_summary(run, excluded, example_qids)
+    print(f"rankrl score: --bright-examples removed {summary.removed} excluded document(s) from "
+          f"{summary.queries_affected} of {len(run)} queries", file=sys.stderr)
+    if summary.uncovered:
+        shown = ", ".join(summary.uncovered[:5]) + (" ..." if len(summary.uncovered) > 5 else "")
+        print(f"rankrl score: warning: {len(summary.uncovered)} of {len(run)} run queries have no record in "
+              f"{examples_path} ({shown}); is it the examples file of another domain?", file=sys.stderr)

@@ -119,14 +119,17 @@ def test_rr_cut_handles_ties_at_the_cutoff_like_trec_eval() -> None:
 @pytest.mark.parametrize(("name", "canonical"), [
     ("nDCG@10", "nDCG@10"), ("ndcg@5", "nDCG@5"), ("MRR@10", "RR@10"), ("MAP", "AP"), ("Recall@100", "R@100"),
     ("R(rel=2)@100", "R(rel=2)@100"), ("AP@10", "AP@10"), ("P@5", "P@5"), ("nDCG", "nDCG"),
+    ("success@5", "Success@5"), ("judged@10", "Judged@10"), ("Rprec", "Rprec"), ("bpref", "Bpref"),
+    ("Bpref(rel=2)", "Bpref(rel=2)"),
 ])
 def test_metric_names(name: str, canonical: str) -> None:
     assert parse_metric(name).name == canonical
 
 
 @pytest.mark.parametrize(("name", "words"), [
-    ("MRR@ten", "unknown metric"), ("R", "needs a cutoff"), ("nDCG(rel=2)@10", "graded relevance"),
-    ("RR@0", "positive"), ("BLEU", "unknown metric"),
+    ("MRR@ten", "unknown metric"), ("R", "needs a cutoff"), ("nDCG(rel=2)@10", "does not use a relevance level"),
+    ("RR@0", "positive"), ("BLEU", "unknown metric"), ("Success", "needs a cutoff"), ("Rprec@10", "no cutoff"),
+    ("Judged(rel=1)@10", "does not use a relevance level"),
 ])
 def test_bad_metric_names(name: str, words: str) -> None:
     with pytest.raises(RankrlError, match=words):
@@ -227,3 +230,15 @@ def test_evaluate_is_independent_of_the_piece_size(monkeypatch):
     monkeypatch.setattr(metrics_module, "_PIECE_DOCS", 7)
     pieces = metrics_module.evaluate(qrels, run, rel_level=2)
     assert pieces.mean == whole.mean and pieces.per_query == whole.per_query and pieces.missing == whole.missing
+
+
+def test_new_measures_equal_pytrec_eval_on_dl19(shared_data: Path) -> None:
+    folder = shared_data / "trec-dl"
+    qrels = read_qrels(folder / "qrels.dl19-passage.txt")
+    run = read_run(folder / "bm25_trec_results_dl19_top100.txt")
+    result = evaluate(qrels, run, metrics=["Success@1", "Success@10", "Rprec", "Bpref"], rel_level=2)
+    for name, measure in (("Success@1", "success_1"), ("Success@10", "success_10"), ("Rprec", "Rprec"),
+                          ("Bpref", "bpref")):
+        direct = _pytrec(qrels, run, measure, rel_level=2)
+        assert direct and all(abs(result.per_query[q][name] - v) < TOL for q, v in direct.items())
+    assert 0.0 < result.mean["Rprec"] < result.mean["Success@10"] <= 1.0
