@@ -10,6 +10,12 @@ Each record also names the model id it was generated with (path + weights finger
 ``backends.hf.model_id``). The key already depends on it, so completions of other weights are never reused;
 ``set_aside_other_models`` moves such records to a side file so the cache holds only what this run can use, and
 the caller can say why everything is regenerated.
+
+Two kinds of hostile input are handled here. A completion may hold lone UTF-16 surrogates (``"\ud800"``: a
+backend decoding a cut multi-byte character, or any text a remote server returns); UTF-8 cannot encode them, so
+``storable`` replaces each with U+FFFD before anything is parsed, cached or written. And the cache files are never
+followed through a symbolic link: a link planted at ``OUT/completions.cache.jsonl`` (or its ``.stale`` side
+file) would make rankrl append to a file outside ``--out``, so it is refused (``O_NOFOLLOW``).
 """
 
 from __future__ import annotations
@@ -19,14 +25,52 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
-from rankrl.core.errors import DataFormatError
+from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.eval.backends.base import Generation, Prompt, Sampling
 
 CACHE_FILE = "completions.cache.jsonl"
 STALE_SUFFIX = ".stale"
 """``completions.cache.jsonl.stale``: records of other weights, set aside (appended), never read back."""
+
+
+def _clean(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (a valid pair is kept as the character it encodes)."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def storable(generation: Generation) -> Generation:
+    """``generation`` with text UTF-8 can store: lone surrogates in the completion or its logprob tokens become
+    U+FFFD, so a cache write, a rerun and every report can encode it (the same object when nothing changes)."""
+    text = _clean(generation.text)
+    logprobs = generation.answer_logprobs
+    if logprobs is not None:
+        logprobs = [(_clean(tok), {_clean(k): v for k, v in top.items()}) for tok, top in logprobs]
+    if text is generation.text and logprobs == generation.answer_logprobs:
+        return generation
+    return replace(generation, text=text, answer_logprobs=logprobs, meta={**generation.meta, "replaced_surrogates": True})
+
+
+def _open_no_follow(path: Path, flags: int) -> int:
+    """``os.open`` that refuses a symbolic link at ``path`` (planted to redirect writes outside the output)."""
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
+    except OSError as err:
+        if path.is_symlink():
+            raise _symlink_error(path) from None
+        raise
+
+
+def _symlink_error(path: Path) -> RankrlError:
+    return RankrlError(f"{path} is a symbolic link (to {os.readlink(path)}): rankrl never writes a completion cache "
+                       f"through a link, which could point outside the output folder; remove the link, or use "
+                       f"another --out")
 
 
 def sampling_blob(sampling: Sampling) -> bytes:
@@ -64,11 +108,26 @@ class CompletionCache:
         self._entries: dict[str, Generation] = {}
         self._models: dict[str, str | None] = {}
         self.dropped_partial_line = False
+        for path in (self.path, self._stale_path()):
+            if path.is_symlink():
+                raise _symlink_error(path)
         if self.path.exists():
             self._load()
 
+    def _stale_path(self) -> Path:
+        return self.path.with_name(self.path.name + STALE_SUFFIX)
+
+    def _append(self, path: Path, text: str) -> None:
+        """Append ``text`` to ``path`` (created with the umask's mode) and make it durable; never through a link."""
+        fd = _open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+
     def _load(self) -> None:
-        raw = self.path.read_bytes()
+        with os.fdopen(_open_no_follow(self.path, os.O_RDONLY), "rb") as handle:
+            raw = handle.read()
         lines = raw.split(b"\n")
         complete_end = len(raw)
         if lines and lines[-1] != b"":
@@ -91,11 +150,13 @@ class CompletionCache:
                 raise DataFormatError(self.path, number, f"damaged completion cache record ({err}); "
                                       "delete the file to regenerate every completion") from err
         if self.dropped_partial_line:
-            with open(self.path, "r+b") as handle:
-                handle.truncate(complete_end)
+            fd = _open_no_follow(self.path, os.O_WRONLY)
+            try:
+                os.ftruncate(fd, complete_end)
+            finally:
+                os.close(fd)
         elif raw and not raw.endswith(b"\n"):
-            with open(self.path, "ab") as handle:
-                handle.write(b"\n")
+            self._append(self.path, "\n")
 
     def _add(self, record: dict, _line: int) -> None:
         key = record["key"]
@@ -106,6 +167,7 @@ class CompletionCache:
         self._models[key] = model
 
     def _line(self, key: str, generation: Generation, model: str | None) -> str:
+        generation = storable(generation)
         record = {"key": key, **({"model": model} if model is not None else {}), "generation": generation.to_json()}
         return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
 
@@ -123,11 +185,7 @@ class CompletionCache:
             return {}
         from rankrl.core.atomic import atomic_write_text
 
-        stale = self.path.with_name(self.path.name + STALE_SUFFIX)
-        with open(stale, "a", encoding="utf-8") as handle:
-            handle.write("".join(self._line(k, self._entries[k], m) for k, m in other.items()))
-            handle.flush()
-            os.fsync(handle.fileno())
+        self._append(self._stale_path(), "".join(self._line(k, self._entries[k], m) for k, m in other.items()))
         for key in other:
             del self._entries[key]
             del self._models[key]
@@ -150,11 +208,9 @@ class CompletionCache:
             return
         lines = []
         for key, generation in items:
+            generation = storable(generation)
             self._entries[key] = generation
             self._models[key] = self.model_id
             lines.append(self._line(key, generation, self.model_id))
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write("".join(lines))
-            handle.flush()
-            os.fsync(handle.fileno())
+        self._append(self.path, "".join(lines))

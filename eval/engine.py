@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from rankrl.core.errors import RankrlError
 from rankrl.eval.backends.base import Backend, Generation, Prompt, Sampling
-from rankrl.eval.cache import CompletionCache, cache_key, sampling_blob
+from rankrl.eval.cache import CompletionCache, cache_key, sampling_blob, storable  # storable: no lone surrogates
 from rankrl.prompts.base import Parsed
 
 
@@ -187,7 +187,7 @@ class Engine:
         for begin in range(0, len(items), self.batch_size):
             chunk = items[begin:begin + self.batch_size]
             t0 = time.perf_counter()
-            generations = self.backend.generate([p for _, p in chunk], self.sampling)
+            generations = [storable(g) for g in self.backend.generate([p for _, p in chunk], self.sampling)]
             stats.backend_seconds += time.perf_counter() - t0
             calls += 1
             if len(generations) != len(chunk):
