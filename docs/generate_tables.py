@@ -1,16 +1,16 @@
 """Write the field tables in ``docs/*.md`` from the configuration dataclasses' ``metadata={"help": ...}``.
 
-Why: a field's help text is what ``--help`` prints; generating the docs' tables from it keeps one description per
-field instead of a hand-written copy that drifts. A table sits between two marker comments in a page::
+Why: a field's help text is what ``--help`` prints; generating the docs' tables from it keeps one description
+per field instead of a hand-written copy that drifts. A table sits between two marker comments in a page::
 
     <!-- BEGIN GENERATED fields rankrl.rl.config:ScriptArguments -->
     ...
     <!-- END GENERATED fields rankrl.rl.config:ScriptArguments -->
 
 The BEGIN marker may add ``flags=module:function``, a function returning the ``argparse`` parser whose option
-strings are shown in a "flag" column (for dataclasses whose fields are CLI flags with other spellings). Everything
-else in the page is left alone. Only the named modules are imported; the configuration modules keep torch, TRL
-and transformers out of their imports, so this runs in about a second.
+strings are shown in a "flag" column (for dataclasses whose fields are CLI flags with other spellings).
+Everything else in the page is left alone. Only the named modules are imported; the configuration modules
+keep torch, TRL and transformers out of their imports, so this runs in about a second.
 
     python docs/generate_tables.py            # rewrite stale tables in place
     python docs/generate_tables.py --check    # exit 1 and name the stale tables, change nothing
@@ -28,10 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rankrl.core.atomic import atomic_write_text
+
 DOCS = Path(__file__).resolve().parent
 REGENERATE = "python docs/generate_tables.py"
 
-_BEGIN = re.compile(r"^<!-- BEGIN GENERATED fields (?P<target>[\w.]+:\w+)(?: flags=(?P<flags>[\w.]+:\w+))? -->$")
+_BEGIN = re.compile(
+    r"^<!-- BEGIN GENERATED fields (?P<target>[\w.]+:\w+)(?: flags=(?P<flags>[\w.]+:\w+))? -->$"
+)
 _END = "<!-- END GENERATED fields {target} -->"
 
 
@@ -60,7 +64,7 @@ def _load(spec: str) -> Any:
 
 
 def _cell(text: str) -> str:
-    """Markdown-safe table cell: ``|`` escaped; ``<``/``>`` escaped outside code spans (``<think>`` stays text)."""
+    """Markdown-safe cell: ``|`` escaped; ``<``, ``>`` escaped outside code spans (``<think>`` stays text)."""
     parts = text.replace("\n", " ").split("`")
     for i in range(0, len(parts), 2):  # even parts are outside backticks
         parts[i] = parts[i].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -108,7 +112,8 @@ def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | No
     flags = _flags(parser_factory)
     missing = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help")]
     if missing:
-        raise TableError(f"{cls.__module__}.{cls.__qualname__}: no metadata help for field(s) {', '.join(missing)}")
+        name = f"{cls.__module__}.{cls.__qualname__}"
+        raise TableError(f"{name}: no metadata help for field(s) {', '.join(missing)}")
     head = ["field", "type", "default", "meaning"]
     if flags:
         head.insert(1, "flag")
@@ -168,13 +173,13 @@ def regenerate(page: Path) -> list[Table]:
         begin = t.line - 1
         end = begin + 1 + len(t.current.splitlines())
         lines[begin + 1:end] = [t.generated]
-    page.write_text("".join(lines), encoding="utf-8")
+    atomic_write_text(page, "".join(lines))  # a page is replaced whole or not at all
     return stale
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="generate_tables.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only report stale tables (exit 1), change nothing")
+    parser.add_argument("--check", action="store_true", help="report stale tables (exit 1), change nothing")
     parser.add_argument("--docs", type=Path, default=DOCS, help="folder of the pages (default: %(default)s)")
     args = parser.parse_args(argv)
     try:

@@ -1,0 +1,258 @@
+"""The README and docs/ stay short, linked, true to the code and free of stale generated tables.
+
+Why: the reference moved from a 1,700-line README into docs/ pages; these checks keep it from drifting back
+(README size, every page reachable from the README, no dead relative links or anchors, no removed import
+paths or options, field tables equal to what ``docs/generate_tables.py`` writes from the dataclasses' help).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+REGENERATE = ".venv/bin/python docs/generate_tables.py"
+
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("rankrl_docs_generate_tables", DOCS / "generate_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the module need it registered
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _generator()
+
+
+def _pages() -> list[Path]:
+    return sorted(DOCS.glob("*.md"))
+
+
+def _documents() -> list[Path]:
+    return [README, *_pages()]
+
+
+def _strip_fences(text: str) -> str:
+    return re.sub(r"^(```|~~~).*?^\1[^\n]*$", "", text, flags=re.MULTILINE | re.DOTALL)
+
+
+def _strip_code(text: str) -> str:
+    """The text outside fenced code blocks and inline code spans (links there are not links)."""
+    text = _strip_fences(text)
+    return re.sub(r"`[^`\n]*`", "", text)
+
+
+_LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
+
+
+def _links(path: Path) -> list[str]:
+    return _LINK.findall(_strip_code(path.read_text(encoding="utf-8")))
+
+
+def _slug(heading: str) -> str:
+    """GitHub's heading anchor: lower case, punctuation dropped (``-``, ``_`` kept), spaces become ``-``."""
+    text = re.sub(r"`", "", heading.strip().lower())
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)  # a link in a heading keeps its text
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    text = _strip_fences(path.read_text(encoding="utf-8"))
+    seen: dict[str, int] = {}
+    anchors: set[str] = set()
+    for match in re.finditer(r"^#{1,6}\s+(.+?)\s*#*\s*$", text, flags=re.MULTILINE):
+        slug = _slug(match.group(1))
+        n = seen.get(slug, 0)
+        anchors.add(slug if n == 0 else f"{slug}-{n}")
+        seen[slug] = n + 1
+    return anchors
+
+
+def test_readme_is_at_most_300_lines():
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert lines <= 300, f"README.md has {lines} lines; move reference material into a docs/ page"
+
+
+def test_every_docs_page_is_linked_from_the_readme():
+    linked = {(ROOT / link.split("#")[0]).resolve() for link in _links(README) if not link.startswith("#")}
+    missing = [p.name for p in _pages() if p.resolve() not in linked]
+    assert not missing, f"docs pages not linked from README.md (its Documentation table): {missing}"
+
+
+def test_every_relative_link_and_anchor_resolves():
+    broken = []
+    for doc in _documents():
+        for link in _links(doc):
+            if re.match(r"^[a-z][a-z0-9+.-]*:", link):  # http:, https:, mailto:
+                continue
+            target, _, anchor = link.partition("#")
+            path = (doc.parent / target).resolve() if target else doc
+            if not path.exists():
+                broken.append(f"{doc.relative_to(ROOT)}: {link} (no file {target})")
+            elif anchor and path.suffix == ".md" and anchor not in _anchors(path):
+                broken.append(f"{doc.relative_to(ROOT)}: {link} (no heading #{anchor} in {path.name})")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_readme_commands_are_makefile_targets():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, flags=re.MULTILINE))
+    text = README.read_text(encoding="utf-8")
+    assert "make demo" in text and "make test" in text
+    used = set(re.findall(r"\bmake ([\w-]+)", text))
+    assert used <= targets, f"README uses make targets the Makefile lacks: {sorted(used - targets)}"
+    assert re.search(r"^demo:.*\n\t.*rankrl demo", makefile, flags=re.MULTILINE), "make demo: rankrl demo"
+
+
+def test_no_old_import_paths_or_removed_options():
+    old = re.compile(
+        r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
+        r"|-m (?:data|eval|rl|prompts|rewards)\.\w+"  # python -m rl.cli
+        r"|--budget-seconds",  # removed from `rankrl demo`
+        flags=re.MULTILINE,
+    )
+    hits = [
+        f"{doc.relative_to(ROOT)}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0).strip()}"
+        for doc in _documents()
+        for text in [doc.read_text(encoding="utf-8")]
+        for m in old.finditer(text)
+    ]
+    assert not hits, "old names in the docs (use rankrl.<package>):\n" + "\n".join(hits)
+
+
+def test_repository_paths_named_in_the_docs_exist():
+    path = re.compile(r"(?<![\w./-])((?:rl|benchmarks|docs|tests|eval|data|prompts|rewards|core)/[\w./-]+"
+                      r"\.(?:py|yaml|sh|json|jinja))\b")
+    missing = sorted({
+        f"{doc.relative_to(ROOT)}: {p}"
+        for doc in _documents()
+        for p in path.findall(doc.read_text(encoding="utf-8"))
+        if not (ROOT / p).exists()
+    })
+    assert not missing, "files named in the docs that do not exist:\n" + "\n".join(missing)
+
+
+def test_rankrl_imports_in_python_examples_exist():
+    """Every ``from rankrl.x import a, b`` in a ```python block names something that imports (not a submodule:
+    ``from rankrl.rl import train`` must give the function, not the module ``rankrl/rl/train.py``)."""
+    block = re.compile(r"^```python\n(.*?)^```", flags=re.MULTILINE | re.DOTALL)
+    stmt = re.compile(r"^from (rankrl(?:\.\w+)+) import ([\w, ]+)", flags=re.MULTILINE)
+    bad = []
+    for doc in _documents():
+        for code in block.findall(doc.read_text(encoding="utf-8")):
+            for module, names in stmt.findall(code):
+                try:
+                    mod = importlib.import_module(module)
+                except ImportError as err:
+                    bad.append(f"{doc.relative_to(ROOT)}: {module}: {err}")
+                    continue
+                for name in filter(None, (x.strip() for x in names.split(","))):
+                    obj = getattr(mod, name, None)
+                    if obj is None or isinstance(obj, types.ModuleType):
+                        bad.append(f"{doc.relative_to(ROOT)}: {module}.{name}")
+    assert not bad, "names in docs' Python examples that do not import:\n" + "\n".join(bad)
+
+
+# --- generated field tables -------------------------------------------------------------------------------
+
+
+def test_generated_tables_are_fresh():
+    stale = [t for page in _pages() for t in gen.tables(page) if t.stale]
+    assert not stale, (
+        "stale generated field tables: "
+        + ", ".join(f"{t.page.name}:{t.line} ({t.target})" for t in stale)
+        + f"; regenerate them with: {REGENERATE}"
+    )
+
+
+def test_the_main_config_tables_are_present():
+    targets = {t.target for page in _pages() for t in gen.tables(page)}
+    assert {"rankrl.rl.config:ScriptArguments", "rankrl.eval.config:EvalConfig"} <= targets
+
+
+@pytest.fixture
+def config_module(tmp_path, monkeypatch):
+    """A throwaway config module ``docs_fixture_cfg`` with one dataclass, importable by the generator."""
+    (tmp_path / "docs_fixture_cfg.py").write_text(
+        "from dataclasses import dataclass, field\n"
+        "@dataclass\n"
+        "class Cfg:\n"
+        "    depth: int = field(default=100, metadata={'help': 'candidates kept <per query> | `a|b`'})\n"
+        "    name: str | None = field(default=None, metadata={'help': 'a name'})\n"
+        "    flag: bool = field(default=False, metadata={'help': 'on or off'})\n"
+        "@dataclass\n"
+        "class NoHelp:\n"
+        "    depth: int = 1\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "docs_fixture_cfg", raising=False)
+    return tmp_path
+
+
+def _page(folder: Path, body: str) -> Path:
+    docs = folder / "docs"
+    docs.mkdir(exist_ok=True)
+    page = docs / "page.md"
+    page.write_text(
+        "# Page\n\nbefore\n\n<!-- BEGIN GENERATED fields docs_fixture_cfg:Cfg -->\n"
+        f"{body}<!-- END GENERATED fields docs_fixture_cfg:Cfg -->\n\nafter\n",
+        encoding="utf-8",
+    )
+    return page
+
+
+def test_render_shows_each_field_with_type_default_and_escaped_help(config_module):
+    import docs_fixture_cfg
+
+    table = gen.render(docs_fixture_cfg.Cfg)
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert rows == [
+        "| `depth` | `int` | `100` | candidates kept &lt;per query&gt; \\| `a\\|b` |",
+        "| `name` | `str \\| None` | – | a name |",
+        "| `flag` | `bool` | `false` | on or off |",
+    ]
+
+
+def test_a_stale_table_is_reported_with_the_command_and_then_regenerated(config_module, capsys):
+    page = _page(config_module, "| old | table |\n")
+    assert gen.main(["--check", "--docs", str(page.parent)]) == 1
+    err = capsys.readouterr().err
+    assert "page.md:5: table of docs_fixture_cfg:Cfg is stale" in err
+    assert "python docs/generate_tables.py" in err
+    assert "| old | table |" in page.read_text()  # --check changes nothing
+
+    assert gen.main(["--docs", str(page.parent)]) == 0
+    text = page.read_text()
+    assert "| old | table |" not in text and "| `flag` | `bool` | `false` | on or off |" in text
+    assert text.startswith("# Page\n\nbefore\n\n<!-- BEGIN") and text.endswith("-->\n\nafter\n")
+    assert gen.main(["--check", "--docs", str(page.parent)]) == 0
+    assert gen.main(["--docs", str(page.parent)]) == 0 and page.read_text() == text  # idempotent
+
+
+def test_a_field_without_help_or_a_broken_marker_is_an_error(config_module, capsys):
+    page = _page(config_module, "")
+    page.write_text(page.read_text().replace("docs_fixture_cfg:Cfg", "docs_fixture_cfg:NoHelp"))
+    assert gen.main(["--check", "--docs", str(page.parent)]) == 2
+    assert "no metadata help for field(s) depth" in capsys.readouterr().err
+
+    page.write_text("<!-- BEGIN GENERATED fields docs_fixture_cfg:Cfg -->\nno end\n")
+    assert gen.main(["--docs", str(page.parent)]) == 2
+    end = "<!-- END GENERATED fields docs_fixture_cfg:Cfg -->"
+    assert f"page.md:1: no closing '{end}'" in capsys.readouterr().err
+    assert page.read_text() == "<!-- BEGIN GENERATED fields docs_fixture_cfg:Cfg -->\nno end\n"
+
+    page.write_text("<!-- BEGIN GENERATED fields docs_fixture_cfg:Missing -->\n"
+                    "<!-- END GENERATED fields docs_fixture_cfg:Missing -->\n")
+    assert gen.main(["--docs", str(page.parent)]) == 2
+    assert "cannot load docs_fixture_cfg:Missing" in capsys.readouterr().err
