@@ -7,6 +7,7 @@ paths or options, field tables equal to what ``docs/generate_tables.py`` writes 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import re
@@ -178,6 +179,31 @@ def test_generated_tables_are_fresh():
 def test_the_main_config_tables_are_present():
     targets = {t.target for page in _pages() for t in gen.tables(page)}
     assert {"rankrl.rl.config:ScriptArguments", "rankrl.eval.config:EvalConfig"} <= targets
+
+
+def test_every_config_dataclass_with_help_has_a_table():
+    """A dataclass whose fields carry help texts is a configuration users set: the docs must show its table."""
+    targets = {t.target for page in _pages() for t in gen.tables(page)}
+    documented: list[str] = []
+    for package in ("core", "data", "eval", "prompts", "rewards", "rl"):
+        for source in sorted((ROOT / package).rglob("*.py")):
+            if '"help"' not in source.read_text(encoding="utf-8"):
+                continue
+            parts = source.relative_to(ROOT).with_suffix("").parts
+            module = importlib.import_module(".".join(("rankrl", *parts)).removesuffix(".__init__"))
+            documented += [
+                f"{module.__name__}:{name}"
+                for name, obj in vars(module).items()
+                if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
+                and any(f.metadata.get("help") for f in dataclasses.fields(obj))
+            ]
+    assert "rankrl.rl.config:ScriptArguments" in documented
+    missing = sorted(set(documented) - targets)
+    assert not missing, (
+        f"config dataclasses without a generated table in docs/: {missing}; add the markers "
+        "'<!-- BEGIN GENERATED fields module:Class -->' / '<!-- END GENERATED fields module:Class -->' to the "
+        f"page of that topic and run: {REGENERATE}"
+    )
 
 
 @pytest.fixture
