@@ -51,6 +51,19 @@ def _load_pairs(text: str) -> list | None:
 class Groupwise(BaseParadigm):
     name = "groupwise"
     score_max = SCORE_MAX
+    gives_scores = True
+    DEFAULT_REWARDS = (
+        {"name": "groupwise_ndcg", "weight": 1.0, "k": 10},
+        {"name": "distributional", "weight": 0.5},
+        {"name": "format", "weight": 0.1},
+    )
+
+    def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> list[float]:
+        """Every shown passage's grade on the 0..10 scale."""
+        return [self._scaled_score(g, grade_max) for g in grades]
+
+    def random_value(self, num_passages: int, rng: Any) -> list[float]:
+        return [float(v) for v in rng.integers(0, int(SCORE_MAX) + 1, size=num_passages)]
 
     def read_answer(self, answer: str, num_passages: int) -> Answer:
         start, end = answer.find("{"), answer.rfind("}")

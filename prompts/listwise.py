@@ -62,6 +62,15 @@ def canonical_permutation(value: Any) -> list[int]:
 
 class Listwise(BaseParadigm):
     name = "listwise"
+    DEFAULT_REWARDS = ({"name": "listwise_ndcg", "weight": 1.0, "k": 10}, {"name": "format", "weight": 0.1})
+
+    def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> list[int]:
+        """The shown passages by grade, best first; ties keep the shown order."""
+        grades = list(grades)
+        return sorted(range(len(grades)), key=lambda i: (-grades[i], i))
+
+    def random_value(self, num_passages: int, rng: Any) -> list[int]:
+        return [int(i) for i in rng.permutation(num_passages)]
 
     def read_answer(self, answer: str, num_passages: int) -> Answer:
         order = _plain_permutation(answer, num_passages)

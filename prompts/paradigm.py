@@ -71,6 +71,15 @@ class BaseParadigm:
 
     name: str = ""
     score_max: float | None = None  # pointwise/groupwise: the top of the score scale
+    one_passage_per_prompt: bool = False
+    """Each prompt shows one passage (pointwise): a training group becomes one row per passage."""
+    gives_scores: bool = False
+    """Answers are scores per passage (pointwise, groupwise), not a pick or an order: repeats merge by mean
+    score, and a ranking is the passages sorted by score."""
+    scores_from_logprobs: bool = False
+    """The answer is one score token whose probabilities give an expected score (pointwise)."""
+    DEFAULT_REWARDS: tuple[dict[str, Any], ...] = ()
+    """Rewards a recipe that names none trains with: the paradigm's published main signal (+ a format term)."""
 
     def __init__(
         self,
@@ -182,6 +191,43 @@ class BaseParadigm:
         body = self.format_value(value)
         opening = "" if self.think_prefilled else "<think>\n"
         return f"{opening}{reasoning.strip()}\n</think>\n<answer>{body}</answer>"
+
+    # -- what the rest of rankrl asks a paradigm instead of switching on its name -----------------------------
+    @property
+    def default_strategy(self) -> str:
+        """The inference strategy that drives this paradigm's answers (``eval.strategies``)."""
+        return self.name
+
+    @property
+    def default_merge(self) -> str:
+        """How test-time repeats merge by default: by mean score when answers are scores, else by mean rank."""
+        return "mean-score" if self.gives_scores else "mean-rank"
+
+    def default_rewards(self) -> list[dict[str, Any]]:
+        """Fresh copies of ``DEFAULT_REWARDS`` (callers may edit them)."""
+        return [dict(spec) for spec in self.DEFAULT_REWARDS]
+
+    def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> Any:  # pragma: no cover
+        """The answer value the relevance ``grades`` of the shown passages call right (ties: first shown).
+
+        ``grade_max``: the top grade of the data, for paradigms whose answer is a score: a grade ``g`` becomes
+        ``round(score_max * min(g, grade_max) / grade_max)`` (binary templates: 1 for any grade >= 1). None: the
+        grade is the score itself, capped at ``score_max``. The one gold-answer rule of rankrl: the oracle
+        backend, SFT ceilings and tests all use it."""
+        raise NotImplementedError
+
+    def random_value(self, num_passages: int, rng: Any) -> Any:  # pragma: no cover - abstract
+        """A well-formed answer value drawn independently of relevance, from a ``numpy.random.Generator``
+        (format warm-ups: the model learns the answer format, not what is relevant)."""
+        raise NotImplementedError
+
+    def _scaled_score(self, grade: int, grade_max: int | None) -> float:
+        top = float(self.score_max or 10.0)
+        if grade_max is None:
+            return float(min(max(int(grade), 0), int(top)))
+        if grade_max < 1:
+            raise RankrlError(f"grade_max must be >= 1, got {grade_max}")
+        return float(round(top * min(max(int(grade), 0), grade_max) / grade_max))
 
     # -- provenance -------------------------------------------------------------------------------------------
     def metadata(self) -> dict[str, Any]:

@@ -36,6 +36,20 @@ GRADED_MAX = 10
 
 class Pointwise(BaseParadigm):
     name = "pointwise"
+    one_passage_per_prompt = True
+    gives_scores = True
+    scores_from_logprobs = True
+    DEFAULT_REWARDS = ({"name": "pointwise_listwise", "weight": 1.0}, {"name": "format", "weight": 0.1})
+
+    def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> float:
+        """Binary template: true (1.0) for any grade >= 1; graded: the grade on the 0..10 scale."""
+        grade = int(list(grades)[0])
+        if self.binary:
+            return 1.0 if grade >= 1 else 0.0
+        return self._scaled_score(grade, grade_max)
+
+    def random_value(self, num_passages: int, rng: Any) -> float:
+        return float(rng.integers(0, int(self.score_max or GRADED_MAX) + 1))
 
     def __init__(self, template=None, **options):
         super().__init__(template, **options)

@@ -11,6 +11,7 @@ Value: the 0-based index of the chosen passage. Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from rankrl.core.errors import RankrlError
@@ -22,6 +23,15 @@ _ONLY_INT = re.compile(r"\s*(\d+)\s*")
 
 class Setwise(BaseParadigm):
     name = "setwise"
+    DEFAULT_REWARDS = ({"name": "setwise_choice", "weight": 1.0},)
+
+    def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> int:
+        """The first shown passage with the top grade."""
+        grades = list(grades)
+        return grades.index(max(grades))
+
+    def random_value(self, num_passages: int, rng: Any) -> int:
+        return int(rng.integers(num_passages))
 
     def read_answer(self, answer: str, num_passages: int) -> Answer:
         ids = bracketed_ids(answer)

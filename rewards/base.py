@@ -131,7 +131,7 @@ class Reward:
     # -- the wrapper ------------------------------------------------------------------------------------------
     @property
     def single_passage(self) -> bool:
-        return self.paradigm.name == "pointwise"
+        return bool(self.paradigm.one_passage_per_prompt)
 
     def _parse(self, text: str, n: int) -> Parsed:
         if self.parser is not None:

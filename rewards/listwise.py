@@ -32,7 +32,7 @@ class RankingReward(Reward):
     def _orders(self, rows: list[Row]) -> np.ndarray:
         for r in rows:
             check_value_length(r, len(r.parsed.value), self.name)
-        if self.paradigm.name == "groupwise":
+        if self.paradigm.gives_scores:  # groupwise: a score per passage, ranked by score
             return ranking.order_from_scores(np.array([r.parsed.value for r in rows], dtype=np.float64))
         return np.array([r.parsed.value for r in rows], dtype=np.intp)
 

@@ -23,6 +23,10 @@ class ScriptedParadigm:
         self.name, self.value, self.format_ok = name, value, format_ok
         self.score_max = 10.0
         self.calls = 0
+        from rankrl.prompts import get_paradigm
+
+        real = get_paradigm(name)  # what rewards ask a paradigm besides parse (one passage? scores?)
+        self.one_passage_per_prompt, self.gives_scores = real.one_passage_per_prompt, real.gives_scores
 
     def parse(self, completion: str, num_passages: int) -> Parsed:
         self.calls += 1
