@@ -164,6 +164,33 @@ def test_rankrl_imports_in_python_examples_exist():
     assert not bad, "names in docs' Python examples that do not import:\n" + "\n".join(bad)
 
 
+def _resolves(dotted: str) -> bool:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 1, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_dotted_rankrl_names_in_the_docs_resolve():
+    """`rankrl.data.trec.write_run` and the like name a module or an object that exists."""
+    name = re.compile(r"`(rankrl(?:\.\w+)+)(?:\(|`)")
+    unresolved = sorted({
+        f"{doc.relative_to(ROOT)}: {dotted}"
+        for doc in _documents()
+        for dotted in name.findall(doc.read_text(encoding="utf-8"))
+        if dotted != "rankrl.json" and not _resolves(dotted)
+    })
+    assert not unresolved, "names in the docs that do not exist:\n" + "\n".join(unresolved)
+
+
 # --- generated field tables -------------------------------------------------------------------------------
 
 
