@@ -13,7 +13,7 @@ Tasks (keyword-only ``task=``):
   the passage label, which a setwise model must copy); ``"random"`` anywhere in the passage.
 - ``"match"``: the query names a keyword; the relevant passage contains it and every other passage contains a
   different keyword. Harder: the model must compare the query with each passage (the tiny model did not learn
-  it within the quickstart's budget, even with gold labels; see the README's findings).
+  it within the quickstart's budget, even with gold labels; see docs/findings.md).
 
 Train and held-out splits are disjoint: qids and docids carry the split name (``train-q07-d2``), each split is
 drawn from its own random stream (seed and split hashed together), and with ``disjoint_keywords=True`` the two

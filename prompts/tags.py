@@ -1,6 +1,6 @@
 """Locate ``<think>…</think>`` and ``<answer>…</answer>`` in a completion, in linear time.
 
-Shared by every paradigm so that ``format_ok`` means the same thing everywhere. Rules (also in the README):
+Shared by every paradigm so that ``format_ok`` means the same thing everywhere. Rules (also in docs/prompts.md):
 
 * Tags are the exact lowercase strings ``<think>``, ``</think>``, ``<answer>``, ``</answer>``; anything else
   (``<Answer>``, ``< think>``) is plain text.

@@ -32,7 +32,7 @@ def vllm_available() -> bool:
 def require_vllm() -> None:
     if not vllm_available():
         raise RankrlError("--backend vllm needs the vllm package: pip install 'rankrl[vllm]' (CUDA GPUs; for a "
-                          "CPU test environment see 'make test-vllm' in the README), or use --backend hf")
+                          "CPU test environment see 'make test-vllm' in docs/evaluation.md), or use --backend hf")
 
 
 def lora_rank(adapter: str | Path) -> int:

@@ -50,7 +50,7 @@ def test_pointwise_rows_must_show_one_passage():
         reward([score("3")], relevance=[[1, 0]])
 
 
-# pointwise_listwise: the worked example of the README.
+# pointwise_listwise: the worked example of docs/rewards.md.
 #   query q1: passage A (grade 2) scored 9 and 5 by two rollouts, B (grade 0) scored 7 and 3,
 #             C (grade 1) scored 7, and one rollout of A that does not parse.
 #   query q2: passage D (grade 0) scored 8: no relevant passage -> 0.

@@ -240,7 +240,7 @@ def test_marker_is_one_token_for_the_tiny_tokenizer():
 def test_grpo_rises_above_the_format_warm_up_on_held_out_queries(tmp_path):
     """A shortened demo with the fixed seed 0 (fewer held-out queries, no ceiling): GRPO's held-out nDCG@10 must
     exceed the warm-up's by more than the paired standard error. Seed and settings are fixed, not tuned to pass;
-    the effect across seeds is recorded in the README's findings."""
+    the effect across seeds is recorded in docs/findings.md."""
     import torch
 
     torch.set_num_threads(1)
