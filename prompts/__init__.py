@@ -10,6 +10,7 @@ from typing import Any
 
 from rankrl.core.errors import RankrlError, unknown_name
 from rankrl.prompts.base import Paradigm, Parsed
+from rankrl.prompts.elimination import Elimination
 from rankrl.prompts.fit import FitResult, count_prompt_tokens, fit_messages
 from rankrl.prompts.groupwise import Groupwise
 from rankrl.prompts.listwise import Listwise
@@ -20,11 +21,15 @@ from rankrl.prompts.tags import TagScan, scan
 from rankrl.prompts.template import Template, available_templates, load_template
 
 PARADIGMS = ("setwise", "listwise", "pointwise", "groupwise")
+# IRanker's elimination steps: a paradigm of its own, kept out of PARADIGMS (the four that every recipe, the tiny
+# model's warm-up and the per-paradigm test matrices cover) so adding it changes none of those.
+ALL_PARADIGMS = (*PARADIGMS, "elimination")
 _CLASSES: dict[str, type[BaseParadigm]] = {
     "setwise": Setwise,
     "listwise": Listwise,
     "pointwise": Pointwise,
     "groupwise": Groupwise,
+    "elimination": Elimination,
 }
 
 
@@ -33,7 +38,7 @@ def get_paradigm(name: str, template: Any = None, **options: Any) -> BaseParadig
     JSON file, a mapping, or None for the paradigm's default. ``options``: ``think_prefilled``,
     ``answer_fallback``, ``max_passage_chars``, ``max_passage_tokens``, ``max_prompt_tokens``."""
     if name not in _CLASSES:
-        raise unknown_name("paradigm", str(name), PARADIGMS)
+        raise unknown_name("paradigm", str(name), ALL_PARADIGMS)
     unknown = sorted(set(options) - set(OPTIONS))
     if unknown:
         raise RankrlError(f"unknown paradigm option(s) {unknown}; valid options: {', '.join(OPTIONS)}")
@@ -61,7 +66,9 @@ def paradigm_from_metadata(meta: dict[str, Any]) -> BaseParadigm:
 
 
 __all__ = [
+    "ALL_PARADIGMS",
     "PARADIGMS",
+    "Elimination",
     "BaseParadigm",
     "FitResult",
     "Groupwise",

@@ -16,8 +16,12 @@ from rankrl.core.errors import ConfigError, RankrlError, unknown_name
 from rankrl.rewards.base import CachedParser, Reward, check_format_gate, resolve_paradigm
 from rankrl.rewards.format import FormatReward
 from rankrl.rewards.groupwise import Distributional, GroupwiseNDCG
+from rankrl.rewards.iranker import IRankerElimination
 from rankrl.rewards.listwise import RBO, ListwiseDeltaNDCG, ListwiseNDCG, Recall
 from rankrl.rewards.pointwise import PointwiseAccuracy, PointwiseListwise
+from rankrl.rewards.rank_r1 import RankR1Choice
+from rankrl.rewards.rearank import RearankDeltaNDCG
+from rankrl.rewards.reasonrank import ReasonRankMultiView
 from rankrl.rewards.setwise import SetwiseChoice
 
 REWARDS: Mapping[str, type[Reward]] = MappingProxyType(
@@ -34,6 +38,11 @@ REWARDS: Mapping[str, type[Reward]] = MappingProxyType(
             PointwiseListwise,
             GroupwiseNDCG,
             Distributional,
+            # published rules, reproduced exactly (rewards.rank_r1, .reasonrank, .iranker, .rearank)
+            RankR1Choice,
+            ReasonRankMultiView,
+            IRankerElimination,
+            RearankDeltaNDCG,
         )
     }
 )
