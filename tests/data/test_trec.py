@@ -106,9 +106,10 @@ def test_gzip_is_detected_by_content_and_truncation_is_reported(tmp_path) -> Non
     assert info.value.path == str(broken)
 
 
-def test_run_ties_keep_file_order_when_read(tmp_path) -> None:
+def test_run_ties_are_read_in_trec_eval_order(tmp_path) -> None:
+    """Ties by docid descending, as trec_eval scores them (file order plays no part; see trec_eval_order)."""
     path = _write(tmp_path, "r.trec", "1 Q0 b 1 1.0 t\n1 Q0 a 2 3.0 t\n1 Q0 c 3 1.0 t\n")
-    assert read_run(path) == {"1": [("a", 3.0), ("b", 1.0), ("c", 1.0)]}
+    assert read_run(path) == {"1": [("a", 3.0), ("c", 1.0), ("b", 1.0)]}
 
 
 def test_write_run_keeps_strictly_decreasing_scores_exactly(tmp_path) -> None:
