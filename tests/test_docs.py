@@ -115,6 +115,14 @@ def test_readme_commands_are_makefile_targets():
     assert re.search(r"^demo:.*\n\t.*rankrl demo", makefile, flags=re.MULTILINE), "make demo: rankrl demo"
 
 
+def test_readme_lists_every_command():
+    from rankrl.core.cli import SUBCOMMANDS
+
+    text = README.read_text(encoding="utf-8")
+    missing = [name for name in SUBCOMMANDS if f"rankrl {name}" not in text]
+    assert not missing, f"rankrl commands missing from README.md's Commands block: {missing}"
+
+
 def test_no_old_import_paths_or_removed_options():
     old = re.compile(
         r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
