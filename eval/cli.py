@@ -417,3 +417,10 @@ def run_evaluation(args: argparse.Namespace, benchmarks: list[Any], strategy: An
     headline = (sum(r.evaluation.mean["nDCG@10"] for r in results) / len(results))
     print(f"rankrl eval: nDCG@10 = {headline:.4f}" + (f" (mean of {len(results)} benchmarks)" if multi else "")
           + f"; outputs in {out}", file=sys.stderr)
+    from rankrl.eval.report import describe_difference, vs_first_stage
+
+    for r in results:  # paired difference against the first stage, per benchmark
+        diffs = vs_first_stage(r)
+        if diffs and "nDCG@10" in diffs:
+            print(f"rankrl eval: {r.name + ' ' if multi else ''}nDCG@10 vs first stage "
+                  f"{describe_difference(diffs['nDCG@10'])}", file=sys.stderr)

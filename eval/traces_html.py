@@ -1,5 +1,6 @@
 """``traces.html``: one self-contained page to read a reranker's reasoning next to the passages it judged.
 
+Queries are listed worst-first by nDCG@10 (the sidebar shows each query's value), so the failures are read first.
 Per query: the final ranking (with grades and first-stage ranks), every prompt (round, passages shown with their
 grades, reasoning, answer, parse status) and the candidate passages with their grades. Inline CSS and a little
 inline JS (a query filter); no external resource. Every piece of text from the model or the data is HTML-escaped,
@@ -26,6 +27,7 @@ box-sizing:border-box;background:#fafafa}
 nav input{width:100%;box-sizing:border-box;margin-bottom:6px;padding:4px}
 nav a{display:block;padding:2px 4px;color:#224;text-decoration:none;font-size:13px}
 nav a:hover{background:#e8eef8}
+nav a .v{display:inline-block;width:44px;font-variant-numeric:tabular-nums;color:#555}
 main{flex:1;padding:12px 20px;max-width:1100px}
 section.query{border-bottom:2px solid #ccc;padding-bottom:16px;margin-bottom:16px}
 h2{font-size:17px;margin:8px 0}
@@ -60,6 +62,21 @@ def _grade_class(grade: int | None) -> str:
     return f"g{min(max(int(grade or 0), 0), 3)}"
 
 
+SORT_METRIC = "nDCG@10"
+
+
+def worst_first(qids: Sequence[str], per_query: Mapping[str, Mapping[str, float]],
+                metric: str = SORT_METRIC) -> list[str]:
+    """``qids`` by ascending ``metric`` (ties by qid); queries without a value come last, in their given order."""
+    scored = [q for q in qids if metric in per_query.get(q, {})]
+    rest = [q for q in qids if metric not in per_query.get(q, {})]
+    return sorted(scored, key=lambda q: (per_query[q][metric], q)) + rest
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[str, list[tuple[str, float]]],
                        traces: Sequence[dict[str, Any]], title: str, per_query: Mapping[str, Mapping[str, float]],
                        top_k: int) -> str:
@@ -67,14 +84,17 @@ def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[s
     for record in traces:
         by_query.setdefault(record["qid"], []).append(record)
     nav, body = [], []
-    for qid in qids:
+    for qid in worst_first(qids, per_query):
         anchor = f"q{len(nav)}"
         query = benchmark.queries[qid].text if qid in benchmark.queries else ""
         grades = benchmark.qrels.get(qid, {})
         first = [d for d, _ in benchmark.first_stage.get(qid, [])]
         first_rank = {d: i + 1 for i, d in enumerate(first)}
         metrics = per_query.get(qid, {})
-        nav.append(f'<a id="nav-{anchor}" href="#{anchor}">{_e(qid)}: {_e(query[:60])}</a>')
+        value = metrics.get(SORT_METRIC)
+        shown = "" if value is None else f"{value:.3f}"
+        nav.append(f'<a id="nav-{anchor}" href="#{anchor}"><span class="v">{shown}</span>{_e(qid)}: '
+                   f"{_e(query[:60])}</a>")
         parts = [f'<section class="query" id="{anchor}" data-search="{_e((qid + " " + query).lower())}">',
                  f"<h2>{_e(qid)} — {_e(query)}</h2>",
                  '<div class="small">' + " · ".join(f"{_e(k)} {v:.4f}" for k, v in metrics.items()) + "</div>"]
@@ -89,7 +109,7 @@ def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[s
         parts.append("</table>")
         records = by_query.get(qid, [])
         failed = sum(1 for r in records if not r["ok"])
-        parts.append(f"<h3>Prompts ({len(records)}, {failed} failed parses)</h3>")
+        parts.append(f"<h3>Prompts ({len(records)}, {_plural(failed, 'failed parse')})</h3>")
         for r in records:
             status = '<span class="ok">ok</span>' if r["ok"] else f'<span class="fail">parse failed: {_e(r["error"])}</span>'
             chips = "".join(
@@ -97,7 +117,7 @@ def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[s
                 f"{'' if grades.get(d) is None else ' · ' + str(grades.get(d))}</a>"
                 for i, d in enumerate(r["docids"], 1))
             parts.append(
-                f"<details><summary>{_e(r['prompt_id'])} · round {r['round']} · {len(r['docids'])} passages · "
+                f"<details><summary>{_e(r['prompt_id'])} · round {r['round']} · {_plural(len(r['docids']), 'passage')} · "
                 f"{status} · answer: <code>{_e(str(r.get('answer') or '')[:120])}</code></summary>"
                 f"<div>{chips}</div>"
                 f"<div class=\"small\">{r['prompt_tokens']} prompt tokens, {r['completion_tokens']} completion "
@@ -121,6 +141,7 @@ def render_traces_html(benchmark: Benchmark, qids: Sequence[str], run: Mapping[s
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style><script>{_JS}</script></head><body>"
         f'<nav><input type="search" placeholder="filter queries" oninput="filterQueries(this.value)">'
+        + f'<div class="small">{len(nav)} queries, worst {SORT_METRIC} first</div>'
         + "\n".join(nav) + f"</nav><main><h1>{_e(title)}</h1>"
         '<p class="small">Grades from the qrels (blank: unjudged). Chips are the passages a prompt showed, in '
         "order, with their grades.</p>" + "\n".join(body) + "</main></body></html>\n"

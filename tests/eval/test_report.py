@@ -59,3 +59,25 @@ def test_bar_chart_is_a_png(result, tmp_path):
     path = bar_chart([result, result], tmp_path / "chart.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_paired_difference_against_the_first_stage(result, tmp_path):
+    from rankrl.eval.compare import paired_difference
+    from rankrl.eval.report import vs_first_stage
+
+    d = vs_first_stage(result)["nDCG@10"]
+    first, reranked = result.first_stage_evaluation.per_query, result.evaluation.per_query
+    expected = paired_difference("nDCG@10", {q: v["nDCG@10"] for q, v in first.items()},
+                                 {q: v["nDCG@10"] for q, v in reranked.items()})
+    assert d == expected and d.n == 3
+    assert d.mean == pytest.approx(result.evaluation.mean["nDCG@10"] - result.first_stage_evaluation.mean["nDCG@10"])
+    text = render_report([result], SETTINGS, wall_seconds=1.0)
+    assert "## Against the first stage" in text and f"{d.mean:+.4f} ± {d.stderr:.4f}" in text
+    single = benchmark_metrics(result, SETTINGS)
+    assert single["vs_first_stage"]["nDCG@10"]["wins"] == d.wins
+
+
+def test_report_states_the_real_candidate_depth(result):
+    assert "candidates: first-stage top 100;" in render_report([result], SETTINGS, wall_seconds=1.0)
+    text = render_report([result], dict(SETTINGS, top_k=500), wall_seconds=1.0)
+    assert "candidates: first-stage top 100 (top_k 500; the first stage has only 100 per query)" in text

@@ -9,7 +9,7 @@ from rankrl.eval.backends.base import Sampling
 from rankrl.eval.backends.oracle import OracleBackend
 from rankrl.eval.runner import RerankConfig, rerank_benchmark
 from rankrl.eval.strategies import build_strategy
-from rankrl.eval.traces_html import render_index_html, render_traces_html
+from rankrl.eval.traces_html import render_index_html, render_traces_html, worst_first
 
 EVIL = '<script>alert("pwned")</script> & <img src=x onerror=alert(1)>'
 
@@ -43,11 +43,13 @@ def test_each_query_shows_prompts_grades_and_passages(dl19):
     sections = page.split('<section class="query"')[1:]
     assert len(sections) == 2
     first = sections[0]
+    qid = worst_first(result.qids, result.evaluation.per_query)[0]  # sections are worst nDCG@10 first
+    assert f"<h2>{qid} — " in first
     assert first.count("<details><summary>") == 9 + 1  # nine listwise windows, then the candidate passages
-    failed = sum(1 for t in result.traces if t["qid"] == result.qids[0] and not t["ok"])
-    assert f"({9}, {failed} failed parses)" in first and first.count("parse failed") == failed
+    failed = sum(1 for t in result.traces if t["qid"] == qid and not t["ok"])
+    assert f"({9}, {failed} failed parse{'' if failed == 1 else 's'})" in first
+    assert first.count("parse failed") == failed
     # every candidate passage with its grade, and the grades next to the ranking
-    qid = result.qids[0]
     judged = [(d, g) for d, g in dl19.qrels[qid].items() if any(d == c for c, _ in dl19.first_stage[qid])]
     docid, grade = judged[0]
     assert re.search(rf'id="q0-p-{docid}" class="g{min(grade, 3)}"><td>\d+</td><td>{docid}</td><td>{grade}</td>',
@@ -61,3 +63,22 @@ def test_each_query_shows_prompts_grades_and_passages(dl19):
 def test_index_page_links_each_benchmark():
     page = render_index_html("runs <x>", [("bright/pony", "bright-pony/traces.html", 0.25, 3)])
     assert 'href="bright-pony/traces.html"' in page and "0.2500" in page and "runs &lt;x&gt;" in page
+
+
+def test_worst_first_order_and_sidebar_values():
+    per_query = {"a": {"nDCG@10": 0.9}, "b": {"nDCG@10": 0.1}, "c": {"nDCG@10": 0.5}, "d": {"AP": 0.3}}
+    assert worst_first(["a", "b", "c", "d"], per_query) == ["b", "c", "a", "d"]
+    assert worst_first(["x", "y"], {"x": {"nDCG@10": 0.2}, "y": {"nDCG@10": 0.2}}) == ["x", "y"]
+
+
+def test_sidebar_lists_values_worst_first_and_says_one_passage(dl19):
+    result = _result(dl19)
+    per_query = {q: dict(v) for q, v in result.evaluation.per_query.items()}
+    low, high = result.qids
+    per_query[low]["nDCG@10"], per_query[high]["nDCG@10"] = 0.125, 0.75
+    page = render_traces_html(dl19, result.qids, result.run, result.traces, "t", per_query, 100)
+    nav = page.split("<nav>")[1].split("</nav>")[0]
+    assert nav.index('<span class="v">0.125</span>') < nav.index('<span class="v">0.750</span>')
+    assert "worst nDCG@10 first" in nav
+    traces = [dict(t, docids=t["docids"][:1]) for t in result.traces]
+    assert " · 1 passage · " in render_traces_html(dl19, result.qids, result.run, traces, "t", per_query, 100)
