@@ -172,6 +172,27 @@ def test_rankrl_imports_in_python_examples_exist():
     assert not bad, "names in docs' Python examples that do not import:\n" + "\n".join(bad)
 
 
+def test_readme_python_examples_run():
+    """The README's Python blocks are complete programs: they run as written, and the value a comment promises
+    (``# [0, 1]``) is the value of the line's expression."""
+    text = README.read_text(encoding="utf-8")
+    blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
+    assert blocks, "README.md has no Python example"
+    for code in blocks:
+        namespace: dict = {}
+        exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102 - the README's own example
+        for line in code.splitlines():
+            expression, _, promised = line.partition("  # ")
+            if not promised.startswith("["):
+                continue
+            try:
+                compiled = compile(expression.strip(), "README.md", "eval")
+            except SyntaxError:  # a statement (import, assignment): nothing to compare
+                continue
+            value = eval(compiled, namespace)  # the README's own example, not model output
+            assert repr(value) == promised.strip(), f"README.md: {line.strip()} gives {value!r}"
+
+
 def _resolves(dotted: str) -> bool:
     parts = dotted.split(".")
     for cut in range(len(parts), 1, -1):
@@ -217,7 +238,7 @@ def test_the_main_config_tables_are_present():
 
 
 def test_every_config_dataclass_with_help_has_a_table():
-    """A dataclass whose fields carry help texts is a configuration users set: the docs must show its table."""
+    """A dataclass whose fields carry help texts is a configuration users set: the docs show its table."""
     targets = {t.target for page in _pages() for t in gen.tables(page)}
     documented: list[str] = []
     for package in ("core", "data", "eval", "prompts", "rewards", "rl"):
@@ -229,15 +250,16 @@ def test_every_config_dataclass_with_help_has_a_table():
             documented += [
                 f"{module.__name__}:{name}"
                 for name, obj in vars(module).items()
-                if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == module.__name__
+                if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+                and obj.__module__ == module.__name__
                 and any(f.metadata.get("help") for f in dataclasses.fields(obj))
             ]
     assert "rankrl.rl.config:ScriptArguments" in documented
     missing = sorted(set(documented) - targets)
     assert not missing, (
         f"config dataclasses without a generated table in docs/: {missing}; add the markers "
-        "'<!-- BEGIN GENERATED fields module:Class -->' / '<!-- END GENERATED fields module:Class -->' to the "
-        f"page of that topic and run: {REGENERATE}"
+        "'<!-- BEGIN GENERATED fields module:Class -->' / '<!-- END GENERATED fields module:Class -->' "
+        f"to the page of that topic and run: {REGENERATE}"
     )
 
 
