@@ -17,7 +17,7 @@ SAMPLE = {"setwise": 1, "listwise": [2, 0, 1], "pointwise": 6.0, "groupwise": [1
 def test_registry_and_unknown_names():
     assert PARADIGMS == ("setwise", "listwise", "pointwise", "groupwise")
     assert Parsed is BaseParsed
-    with pytest.raises(RankrlError, match="unknown paradigm 'pairwise'; valid choices: groupwise, listwise"):
+    with pytest.raises(RankrlError, match="unknown paradigm 'pairwise'; valid choices: elimination, groupwise, listwise"):
         get_paradigm("pairwise")
     with pytest.raises(
         RankrlError, match=r"unknown paradigm option\(s\) \['max_len'\]; valid options: think_prefilled"
