@@ -2,10 +2,12 @@
 
 TRL 1.16's GRPO has no ``max_prompt_length``, so an over-long prompt would reach the model whole; training rows
 and evaluation therefore build prompts through ``fit_messages``. Order of operations:
-1. passages are neutralised, then cut to ``max_passage_chars`` characters and to ``max_passage_tokens`` tokens
-   (with no tokenizer a token budget is approximated as ``CHARS_PER_TOKEN`` characters per token);
-2. with a tokenizer and ``max_prompt_tokens``, the chat prompt is rendered exactly as generation sees it
-   (``apply_chat_template(..., add_generation_prompt=True)``) and, while it is too long, every passage is capped
+1. passages are written as the template says (title, whitespace), cut to ``max_passage_chars`` characters,
+   ``max_passage_words`` words and ``max_passage_tokens`` tokens (with no tokenizer a token budget is approximated
+   as ``CHARS_PER_TOKEN`` characters per token), then neutralised (``prompts.passages``); the query is cut to
+   ``max_query_tokens`` (Rank-R1 cuts queries to 128 tokens);
+2. with a tokenizer and ``max_prompt_tokens``, the prompt is rendered exactly as generation sees it
+   (``prompts.render.prompt_text``) and, while it is too long, every passage is capped
    at a common token length L, the largest L that fits (long passages lose most, short ones nothing).
 A prompt that cannot fit even with empty passages is a ``RankrlError`` naming the sizes.
 """
@@ -18,9 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from rankrl.core.errors import ConfigError, RankrlError
-from rankrl.prompts.passages import decode, encode, neutralise, truncate_chars, truncate_tokens
+from rankrl.prompts.passages import (
+    CHARS_PER_TOKEN,
+    Budgets,
+    decode,
+    encode,
+    normalise_whitespace,
+    prepare_passage,
+    prepare_query,
+)
+from rankrl.prompts.render import prompt_token_ids
 
-CHARS_PER_TOKEN = 4
 
 
 @dataclass(frozen=True)
@@ -31,22 +41,9 @@ class FitResult:
 
 
 def count_prompt_tokens(tokenizer: Any, messages: list[dict[str, str]]) -> int:
-    """Tokens of the chat prompt including the generation prompt, as the trainer/engine will see it."""
-    if not hasattr(tokenizer, "apply_chat_template"):
-        raise ConfigError(
-            f"{type(tokenizer).__name__} has no apply_chat_template; pass a transformers tokenizer with a chat template"
-        )
-    try:
-        out = tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=False
-        )
-    except ValueError as err:  # transformers: "Cannot use chat template functions ... no template"
-        raise ConfigError(f"the tokenizer cannot render chat prompts: {err}") from err
-    if isinstance(out, dict) or hasattr(out, "keys"):
-        out = out["input_ids"]
-    if out and isinstance(out[0], list):  # a batch of one
-        out = out[0]
-    return len(out)
+    """Tokens of the prompt as the backends send it (chat template with the generation prompt, then any prefill;
+    or the raw text of a raw template)."""
+    return len(prompt_token_ids(tokenizer, messages))
 
 
 def _cap(lengths: Sequence[int], budget: int) -> int:
@@ -65,20 +62,28 @@ def _cap(lengths: Sequence[int], budget: int) -> int:
 def fit_messages(
     paradigm: Any,
     query: str,
-    passages: Sequence[str],
+    passages: Sequence[Any],
     tokenizer: Any = None,
     max_prompt_tokens: int | None = None,
     max_passage_tokens: int | None = None,
     max_passage_chars: int | None = None,
+    max_passage_words: int | None = None,
+    max_query_tokens: int | None = None,
 ) -> FitResult:
-    """Messages for ``query``/``passages`` that fit the budgets; limits left as None fall back to the paradigm's."""
+    """Messages for ``query``/``passages`` that fit the budgets; limits left as None fall back to the paradigm's
+    (and, for words and query tokens, to its template's published defaults)."""
+    defaults = paradigm.template.defaults
     max_prompt_tokens = max_prompt_tokens if max_prompt_tokens is not None else paradigm.max_prompt_tokens
     max_passage_tokens = max_passage_tokens if max_passage_tokens is not None else paradigm.max_passage_tokens
     max_passage_chars = max_passage_chars if max_passage_chars is not None else paradigm.max_passage_chars
+    max_passage_words = max_passage_words if max_passage_words is not None else defaults.max_passage_words
+    max_query_tokens = max_query_tokens if max_query_tokens is not None else defaults.max_query_tokens
     for name, value in (
         ("max_prompt_tokens", max_prompt_tokens),
         ("max_passage_tokens", max_passage_tokens),
         ("max_passage_chars", max_passage_chars),
+        ("max_passage_words", max_passage_words),
+        ("max_query_tokens", max_query_tokens),
     ):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ConfigError(f"{name} must be a positive integer, got {value!r}")
@@ -89,19 +94,15 @@ def fit_messages(
     if not isinstance(query, str):
         raise RankrlError(f"query must be a string, got {type(query).__name__}")
     paradigm.check_passages(passages)
+    fmt = paradigm.template.passages
+    budgets = Budgets(max_passage_chars=max_passage_chars, max_passage_words=max_passage_words,
+                      max_passage_tokens=max_passage_tokens, max_query_tokens=max_query_tokens)
+    query = prepare_query(query, paradigm.template.query, budgets, tokenizer, cut=fmt.cut)
     texts: list[str] = []
     truncated = False
     for p in passages:
-        if not isinstance(p, str):
-            raise RankrlError(f"passages must be strings, got {type(p).__name__}")
-        text, cut = truncate_chars(neutralise(p), max_passage_chars)
+        text, cut = prepare_passage(p, fmt, budgets, tokenizer)
         truncated |= cut
-        if max_passage_tokens is not None:
-            if tokenizer is None:
-                text, cut = truncate_chars(text, max_passage_tokens * CHARS_PER_TOKEN)
-            else:
-                text, cut = truncate_tokens(text, tokenizer, max_passage_tokens)
-            truncated |= cut
         texts.append(text)
     messages = paradigm.render_prepared(query, texts)
     if tokenizer is None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from rankrl.core.errors import RankrlError
 from rankrl.prompts.base import Parsed
-from rankrl.prompts.passages import labelled_block, neutralise, truncate_chars
+from rankrl.prompts.passages import Budgets, entries, labelled_block, prepare_passage, prepare_query
 from rankrl.prompts.tags import contains_tag, locate
 from rankrl.prompts.template import Template, load_template
 
@@ -92,8 +92,10 @@ class BaseParadigm:
         max_prompt_tokens: int | None = None,
     ):
         self.template = load_template(self.name, template)
-        self.think_prefilled = bool(think_prefilled)
-        self.answer_fallback = bool(answer_fallback)
+        # A template whose prompt ends inside <think> (Rank1's prefill) or whose answers have no <answer> block
+        # (Rank1's "</think> true") says so itself; the options can only add to it.
+        self.think_prefilled = bool(think_prefilled) or self.template.think_prefilled
+        self.answer_fallback = bool(answer_fallback) or self.template.answer_fallback
         self.max_passage_chars = _positive_int_or_none("max_passage_chars", max_passage_chars)
         self.max_passage_tokens = _positive_int_or_none("max_passage_tokens", max_passage_tokens)
         self.max_prompt_tokens = _positive_int_or_none("max_prompt_tokens", max_prompt_tokens)
@@ -116,25 +118,29 @@ class BaseParadigm:
         if len(passages) < 1:
             raise RankrlError(f"{self.name} needs at least one passage, got none")
 
-    def prepare_passages(self, passages: Sequence[str]) -> list[str]:
-        """Neutralise and (character-budget) truncate passage texts; token budgets are ``fit_messages``' job."""
-        out = []
-        for p in passages:
-            if not isinstance(p, str):
-                raise RankrlError(f"passages must be strings, got {type(p).__name__}")
-            out.append(truncate_chars(neutralise(p), self.max_passage_chars)[0])
-        return out
+    def prepare_passages(self, passages: Sequence[Any]) -> list[str]:
+        """Passages as the template writes them (title, whitespace, character budget, neutralisation; see
+        ``prompts.passages``); token budgets are ``fit_messages``' job. A passage is a string or has ``text`` and
+        ``title`` (a ``rankrl.data.records.Passage`` or a mapping)."""
+        budgets = Budgets(max_passage_chars=self.max_passage_chars)
+        return [prepare_passage(p, self.template.passages, budgets)[0] for p in passages]
 
     def passages_block(self, passages: Sequence[str]) -> str:
-        return labelled_block(passages)
+        return labelled_block(passages, self.template.passages)
 
     def render_prepared(self, query: str, prepared: Sequence[str]) -> list[dict[str, str]]:
-        """Messages for passages that are already neutralised/truncated (used by ``fit_messages``)."""
+        """Messages for passages that are already prepared (used by ``fit_messages``); the query is written as
+        the template says (neutralisation is idempotent, so a prepared query may come in again)."""
         self.check_passages(prepared)
-        return self.template.render(neutralise(query), self.passages_block(prepared), len(prepared))
+        shown = prepare_query(query, self.template.query, Budgets())
+        return self.template.render(shown, self.passages_block(prepared), len(prepared),
+                                    entries(prepared, self.template.passages))
 
-    def messages(self, query: str, passages: Sequence[str]) -> list[dict[str, str]]:
-        """System + user chat messages for ``query`` and its passages, labelled ``[1]``…``[n]``."""
+    def messages(self, query: str, passages: Sequence[Any]) -> list[dict[str, str]]:
+        """The prompt messages for ``query`` and its passages, labelled as the template says (``[1]``…``[n]``).
+
+        A raw-text template gives one ``{"role": "raw"}`` message and a prefill a final assistant message:
+        ``prompts.render.prompt_text`` turns them into the exact string the model receives."""
         if not isinstance(query, str):
             raise RankrlError(f"query must be a string, got {type(query).__name__}")
         self.check_passages(passages)
