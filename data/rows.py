@@ -36,6 +36,7 @@ import numpy as np
 
 from rankrl.core.atomic import default_mode
 from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.data.elimination_rows import elimination_steps
 from rankrl.data.records import Benchmark
 
 ROW_COLUMNS = ("prompt", "qid", "docids", "relevance", "paradigm", "group")
@@ -90,10 +91,10 @@ class RowsConfig:
     paradigm_options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, has_tokenizer: bool) -> None:
-        from rankrl.prompts import PARADIGMS
+        from rankrl.prompts import ALL_PARADIGMS
 
-        if self.paradigm not in PARADIGMS:
-            raise RankrlError(f"unknown paradigm {self.paradigm!r}; valid choices: {', '.join(PARADIGMS)}")
+        if self.paradigm not in ALL_PARADIGMS:
+            raise RankrlError(f"unknown paradigm {self.paradigm!r}; valid choices: {', '.join(ALL_PARADIGMS)}")
         for name in ("group_size", "top_n", "groups_per_query"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -292,6 +293,8 @@ def _render_chunk(
 def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collector) -> Iterator[_Job]:
     """Sample every query's groups (cheap, in this process) and count the group statistics."""
     pointwise = config.paradigm == "pointwise"
+    # A paradigm that answers one step of a group at a time (elimination) trains on every step of the group.
+    stepwise = bool(getattr(_paradigm(config), "rows_are_steps", False))
     seen: set[str] = set()
     for item in pools:
         collector.queries += 1
@@ -316,6 +319,9 @@ def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collecto
             group_id = f"{item.qid}#{g}"
             if pointwise:
                 yield from (_Job(item.qid, item.query, group_id, (c,)) for c in group)
+            elif stepwise:
+                steps = elimination_steps(group, [c.grade for c in group])
+                yield from (_Job(item.qid, item.query, group_id, step) for step in steps)
             else:
                 yield _Job(item.qid, item.query, group_id, tuple(group))
 

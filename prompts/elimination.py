@@ -33,6 +33,8 @@ _LENIENT = re.compile(r"(?:passage\s*)?\[?\s*(\d+)\s*\]?\s*[.!]?", re.IGNORECASE
 class Elimination(BaseParadigm):
     name = "elimination"
     DEFAULT_REWARDS = ({"name": "iranker_elimination", "weight": 1.0},)
+    rows_are_steps = True
+    """Training rows are the n-1 elimination steps of each group (``data.elimination_rows``), not the group."""
 
     def check_passages(self, passages: Sequence[Any]) -> None:
         if len(passages) < 2:
