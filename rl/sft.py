@@ -46,6 +46,13 @@ class SFTScriptArguments:
 
 
 def main(argv: list[str]) -> int:
+    from rankrl.rl.train_help import help_mode, no_config_error, render_help
+
+    if (mode := help_mode(argv)) is not None:  # rendered without importing TRL (rl/train_help.py)
+        print(render_help("sft", SFTScriptArguments, "SFTConfig", mode), end="")
+        return 0
+    if not argv:
+        raise no_config_error("sft", "rl/recipes/sft-tiny.yaml")
     script, args, model_args, _ = parse_args(  # TRL's SFTConfig by name: the recipe is read before TRL loads
         argv, script_type=SFTScriptArguments, config_type="SFTConfig", prog="rankrl sft"
     )

@@ -24,6 +24,15 @@ from rankrl.rl.tokens import check_answer_tags
 
 
 def main(argv: list[str]) -> int:
+    from rankrl.rl.train_help import help_mode, no_config_error, render_help
+
+    if (mode := help_mode(argv)) is not None:  # rendered without importing TRL (rl/train_help.py)
+        from rankrl.rl.config import ScriptArguments
+
+        print(render_help("train", ScriptArguments, "GRPOConfig", mode), end="")
+        return 0
+    if not argv:
+        raise no_config_error("train", "rl/recipes/tiny.yaml")
     script, args, model_args, recipe = parse_args(argv)
     for warning in validate(script, args, model_args):
         _say(f"warning: {warning}")
