@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from rankrl.core.atomic import default_mode
+from rankrl.core.atomic import clean_stale_staging, make_staging, release_staging, storage_errors
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.data.elimination_rows import elimination_steps
 from rankrl.data.records import Benchmark
@@ -677,12 +677,13 @@ def save_rows(dataset: Any, out_dir: str | Path, build_info: dict[str, Any], ove
     if out.exists() and not overwrite:
         raise RankrlError(f"output folder {out} already exists; pass --overwrite to replace it")
     check_replaceable(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    clean_stale_staging(out.parent, out.name, (".tmp",))  # debris of a killed build (its process is gone)
+    tmp = make_staging(out.parent, out.name, ".tmp")
     try:
-        tmp.chmod(default_mode(directory=True))  # mkdtemp makes it private; the rows are an ordinary output
-        dataset.save_to_disk(str(tmp))
-        (tmp / BUILD_INFO).write_text(json.dumps(_jsonable(build_info), indent=2) + "\n", encoding="utf-8")
+        with storage_errors(out):  # pyarrow's full disk has no file name: "cannot access OUT: No space left ..."
+            dataset.save_to_disk(str(tmp))
+            (tmp / BUILD_INFO).write_text(json.dumps(_jsonable(build_info), indent=2) + "\n", encoding="utf-8")
+        release_staging(tmp)
         if out.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             out.rename(trash / out.name)

@@ -61,7 +61,7 @@ def _open_no_follow(path: Path, flags: int) -> int:
     """``os.open`` that refuses a symbolic link at ``path`` (planted to redirect writes outside the output)."""
     try:
         return os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o666)
-    except OSError as err:
+    except OSError:
         if path.is_symlink():
             raise _symlink_error(path) from None
         raise
@@ -108,9 +108,9 @@ class CompletionCache:
         self._entries: dict[str, Generation] = {}
         self._models: dict[str, str | None] = {}
         self.dropped_partial_line = False
-        for path in (self.path, self._stale_path()):
-            if path.is_symlink():
-                raise _symlink_error(path)
+        for file in (self.path, self._stale_path()):
+            if file.is_symlink():
+                raise _symlink_error(file)
         if self.path.exists():
             self._load()
 

@@ -15,6 +15,7 @@ A random model never emits EOS, so every GRPO completion would be truncated and 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import random
@@ -287,7 +288,14 @@ def build_tiny_model(
 
     ``threads``: torch CPU threads during the warm-up (restored afterwards); None keeps torch's setting.
     ``overwrite`` replaces only a folder this command wrote (``tiny_model.json``) or an empty one."""
-    from rankrl.core.atomic import check_creatable
+    from rankrl.core.atomic import (
+        apply_umask,
+        check_creatable,
+        clean_stale_staging,
+        make_staging,
+        release_staging,
+        storage_errors,
+    )
 
     directory = Path(directory)
     if warmup_steps < 0:
@@ -298,6 +306,8 @@ def build_tiny_model(
     resolved = _resolve_paradigms(paradigm)  # an unknown name fails even without a warm-up
     paradigms = resolved if warmup_steps else []
     check_creatable(directory, "output folder")  # before seconds of building and warm-up
+    for debris in clean_stale_staging(directory.parent, directory.name):
+        log(f"removed {debris}: a staging folder left by an interrupted `rankrl tiny-model`")
 
     tokenizer = build_tokenizer(spec.vocab_size, seed=seed)
     check_answer_tags(tokenizer, source="tiny-model tokenizer")
@@ -322,19 +332,20 @@ def build_tiny_model(
         finally:
             torch.set_num_threads(previous)
 
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the model folder is an ordinary output
+    staging = make_staging(directory.parent, directory.name)  # marked with our PID: a rerun removes it if killed
     try:
-        model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        if len(paradigms) == 1:
-            from rankrl.core.metadata import write_metadata
+        with storage_errors(directory):  # a full disk: "cannot access DIR: No space left on device", exit 2
+            model.save_pretrained(staging)
+            tokenizer.save_pretrained(staging)
+            (staging / INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+            if len(paradigms) == 1:
+                from rankrl.core.metadata import write_metadata
 
-            write_metadata(staging, {**paradigms[0].metadata(), "paradigm": paradigms[0].name,
-                                     "source": "rankrl tiny-model"})
-        _replace(staging, directory)
+                write_metadata(staging, {**paradigms[0].metadata(), "paradigm": paradigms[0].name,
+                                         "source": "rankrl tiny-model"})
+        release_staging(staging)
+        apply_umask(staging)  # safetensors writes model.safetensors 0600; outputs get the umask's mode
+        _replace(staging, directory, overwrite)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -371,21 +382,44 @@ def check_replaceable(directory: Path, overwrite: bool) -> None:
         )
 
 
-def _replace(staging: Path, directory: Path) -> None:
+def _replace(staging: Path, directory: Path, overwrite: bool = False) -> None:
     """Rename the finished ``staging`` folder to ``directory``; an old one is renamed aside first and removed
-    after, so the path always holds a whole model."""
-    if not directory.exists():
-        os.replace(staging, directory)
-        return
-    trash = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=directory.parent))
-    os.replace(directory, trash / directory.name)
+    after, so the path always holds a whole model.
+
+    The destination is checked again here, not only at the start: a folder someone created there while the model
+    was being built is not this command's to replace. And what was renamed aside is checked once more before it is
+    deleted (it must hold ``tiny_model.json`` or nothing); otherwise it is put back and the command fails."""
+    if not directory.exists() and not directory.is_symlink():
+        try:
+            os.rename(staging, directory)  # fails on a non-empty folder that appeared in the meantime
+            return
+        except OSError as err:
+            if err.errno not in (errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
+                raise
+            raise _appeared(directory) from None
     try:
+        check_replaceable(directory, overwrite)
+    except RankrlError:
+        raise _appeared(directory) from None
+    trash = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".old", dir=directory.parent))
+    aside = trash / directory.name
+    os.replace(directory, aside)
+    try:
+        if aside.is_dir() and any(aside.iterdir()) and not (aside / INFO_FILE).is_file():
+            raise _appeared(directory)  # swapped for a foreign folder between the check and the rename
         os.replace(staging, directory)
     except BaseException:
-        os.replace(trash / directory.name, directory)  # put the old model back
-        raise
-    finally:
+        os.replace(aside, directory)  # put the old folder back
         shutil.rmtree(trash, ignore_errors=True)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _appeared(directory: Path) -> RankrlError:
+    return RankrlError(
+        f"{directory} was created by someone else while `rankrl tiny-model` was building (it is not empty and has "
+        f"no {INFO_FILE}): it is left untouched and the new model is discarded; choose another folder"
+    )
 
 
 def _resolve_paradigms(name: str) -> list[Any]:
