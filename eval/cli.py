@@ -17,8 +17,6 @@ from rankrl.eval.config import EvalConfig, field_default, field_help
 from rankrl.eval.fusion import FUSIONS, MERGES
 from rankrl.prompts import ALL_PARADIGMS
 
-CHART_FILE = "ndcg10_by_benchmark.png"
-
 
 class _Help(argparse.HelpFormatter):
     """Shows a flag's default when it has one and its help does not already say it."""
@@ -80,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(g, "--max-passage-tokens", type=int)
     _arg(g, "--max-passage-chars", type=int)
     _arg(g, "--max-prompt-tokens", type=int)
+    _arg(g, "--max-passage-words", type=int)
+    _arg(g, "--max-query-tokens", type=int)
+    _arg(g, "--shuffle-comparisons", action=argparse.BooleanOptionalAction)
+    _arg(g, "--permutations", type=int)
+    _arg(g, "--scoring", choices=("parse", "true-false", "first-token", "score-probability", "expected-score"))
 
     g = p.add_argument_group("generation")
     _arg(g, "--backend", choices=("vllm", "hf"))
@@ -100,13 +103,20 @@ def build_parser() -> argparse.ArgumentParser:
     _arg(g, "--metrics")
     _arg(g, "--rel-level", type=int)
     _arg(g, "--no-progress", action="store_true")
+    _arg(g, "--warn-unparsed", type=float)
+    _arg(g, "--max-unparsed", type=float)
     return p
 
 
 def parse_config(argv: list[str]) -> tuple[EvalConfig, argparse.ArgumentParser]:
     """Flags -> ``EvalConfig`` (field by field, by name), checked; errors name the flag."""
+    from dataclasses import replace
+
+    from rankrl.eval.protocol import given_fields
+
     parser = build_parser()
     config = from_namespace(EvalConfig, parser.parse_args(argv))
+    config = replace(config, explicit=given_fields(parser, argv))  # a template's defaults never override a flag
     with fields_as_flags(flag_names(parser)):
         config.validate()
     return config, parser
@@ -122,7 +132,22 @@ def main(argv: list[str]) -> int:
     with fields_as_flags(flag_names(parser)):
         result = evaluate(config, command="rankrl eval " + " ".join(argv))
     multi = len(result.benchmarks) > 1
+    from rankrl.eval.protocol import unparsed_report
+
+    unparsed = unparsed_report(result.benchmarks)
     print(f"rankrl eval: nDCG@10 = {result.ndcg10:.4f}"
           + (f" (mean of {len(result.benchmarks)} benchmarks)" if multi else "")
-          + f"; outputs in {result.out}", file=sys.stderr)
+          + f"; {unparsed.summary()}; outputs in {result.out}", file=sys.stderr)
+    from rankrl.eval.report import describe_difference, vs_first_stage
+
+    for r in result.benchmarks:  # paired difference against the first stage, per benchmark
+        diffs = vs_first_stage(r)
+        if diffs and "nDCG@10" in diffs:
+            print(f"rankrl eval: {r.name + ' ' if multi else ''}nDCG@10 vs first stage "
+                  f"{describe_difference(diffs['nDCG@10'])}", file=sys.stderr)
+    if config.max_unparsed is not None and unparsed.fraction > config.max_unparsed:
+        print(f"rankrl eval: error: {unparsed.failures} of {unparsed.prompts} answers failed to parse "
+              f"({100 * unparsed.fraction:.1f}%), more than --max-unparsed {config.max_unparsed:g}; first error "
+              f"({unparsed.first_prompt}): {unparsed.first_error}", file=sys.stderr)
+        return 3
     return 0

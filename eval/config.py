@@ -21,7 +21,7 @@ from rankrl.core.fields import FieldError, check_positive
 DEFAULT_EVAL_METRICS = "nDCG@10,nDCG@5,nDCG@20,RR@10,R@10,R@100,AP"
 
 
-def _f(default: Any, help: str) -> Any:  # noqa: A002 - the metadata key is "help"
+def _f(default: Any, help: str) -> Any:
     return field(default=default, metadata={"help": help})
 
 
@@ -71,6 +71,14 @@ class EvalConfig:
     max_passage_tokens: int | None = _f(None, "truncate passages (default: the checkpoint's)")
     max_passage_chars: int | None = _f(None, "truncate passages by characters")
     max_prompt_tokens: int | None = _f(None, "shrink passages so each prompt fits")
+    max_passage_words: int | None = _f(None, "truncate passages to N words (rank_llm's cut; default: the template's)")
+    max_query_tokens: int | None = _f(None, "truncate the query to N tokens (default: the template's)")
+    shuffle_comparisons: bool | None = _f(None, "setwise: show the passages of every comparison in a seeded random "
+                                                "order, as Rank-R1 does (default: the template's, else off)")
+    permutations: int = _f(1, "setwise: shuffled prompts per comparison, majority vote (llm-rankers' "
+                              "num_permutation; > 1 implies shuffled comparisons)")
+    scoring: str | None = _f(None, "how answers become scores: parse, true-false (Rank1), first-token (FIRST), "
+                                   "score-probability (ERank), expected-score (default: the template's)")
 
     # --- generation
     backend: str = _f("hf", "generation backend: hf (transformers) or vllm")
@@ -85,13 +93,20 @@ class EvalConfig:
     max_model_len: int | None = _f(None, "vllm: context length")
     gpu_memory_utilization: float = _f(0.9, "vllm: memory fraction")
     enforce_eager: bool = _f(False, "vllm: no CUDA graphs")
-    chat_template_kwargs: str | dict[str, Any] | None = _f(
+    chat_template_kwargs: str | dict[str, Any] | None = _f(  # noqa: RUF009 - a None default, not shared state
         None, 'JSON object passed to the chat template, e.g. \'{"enable_thinking": true}\' (library: a dict)')
 
     # --- scoring and output
     metrics: str | Sequence[str] = _f(DEFAULT_EVAL_METRICS, "comma-separated metrics (ir_measures names)")
     rel_level: int | None = _f(None, "binary relevance threshold (default: 2 for TREC DL, else 1)")
     no_progress: bool = _f(False, "hide progress bars")
+    warn_unparsed: float = _f(0.1, "warn on stderr when more than this fraction of a benchmark's answers fail to "
+                                   "parse")
+    max_unparsed: float | None = _f(None, "exit with an error (code 3) when more than this fraction of all answers "
+                                          "fail to parse (outputs are still written)")
+    explicit: tuple[str, ...] = _f((), "options set explicitly (the CLI records its flags): a template's published "
+                                       "defaults never override them; empty: an option that differs from its "
+                                       "default counts as set")
 
     # --- derived views ------------------------------------------------------------------------------------
 
@@ -124,7 +139,13 @@ class EvalConfig:
         if not self.benchmark_names():
             raise FieldError("benchmark", "is empty")
         check_positive(self, ("max_queries", "depth", "batch_size", "max_model_len", "max_passage_tokens",
-                              "max_passage_chars", "max_prompt_tokens"), optional=True)
+                              "max_passage_chars", "max_prompt_tokens", "max_passage_words", "max_query_tokens"),
+                       optional=True)
+        check_positive(self, ("permutations",))
+        for name in ("warn_unparsed", "max_unparsed"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise FieldError(name, f"must be a fraction in [0, 1], got {value}")
         check_positive(self, ("top_k", "num_child", "k", "window", "passes", "group_size", "repeats",
                               "max_new_tokens", "tensor_parallel_size"))
         if self.temperature < 0:

@@ -6,7 +6,9 @@ both agree for them). Ties keep the first-stage order.
 
 Fusion: ``fused = w · norm(reranker) + (1 − w) · norm(first stage)`` over the reranked candidates, with ``norm``
 min-max (``(x − min)/(max − min)``, 0 when all equal) or z-score (``(x − mean)/std``, population std, 0 when all
-equal). The reranker score is the merged model score (mean-score) or −mean position (mean-rank).
+equal), or ``raw`` (no normalisation: GroupRank's ``0.6 · mean(score/10) + 0.4 · retriever score``, AQ-MedAI/Diver
+@95b111b ``Reranker/rerank_groupwise.py``; with rankrl's 0–10 scores the same order is weight 0.06/0.46 = 3/23).
+The reranker score is the merged model score (mean-score) or −mean position (mean-rank).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from rankrl.core.errors import ConfigError, unknown_name
 from rankrl.eval.engine import Ranking
 
 MERGES = ("mean-rank", "mean-score")
-FUSIONS = ("none", "minmax", "zscore")
+FUSIONS = ("none", "minmax", "zscore", "raw")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ def merge_repeats(rankings: Sequence[Ranking], docids: Sequence[str], method: st
 
 
 def normalize(values: Sequence[float], method: str) -> list[float]:
+    if method == "raw":
+        return [float(v) for v in values]
     if method == "minmax":
         low, high = min(values), max(values)
         span = high - low

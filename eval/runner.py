@@ -1,6 +1,6 @@
 """Rerank one benchmark: candidates -> strategy tasks -> engine -> merged repeats -> fusion -> run -> metrics.
 
-Queries: the judged queries of the benchmark (``--max-queries`` keeps the first N in the benchmark's order; the
+Queries: the judged queries of the benchmark (``max_queries`` keeps the first N in the benchmark's order; the
 metrics are then over those N). Candidates: the first-stage top ``top_k``; deeper first-stage documents follow
 the reranked ones in their first-stage order, so every first-stage candidate is in the run. Scores in the run are
 ``n, n-1, …, 1`` in the final order (strictly decreasing). Repeat 0 sees the first-stage order, repeat r > 0 a
@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.errors import RankrlError
+from rankrl.core.fields import FieldError
 from rankrl.data.records import Benchmark, Run
 from rankrl.eval.backends.base import Backend, Sampling
 from rankrl.eval.cache import CompletionCache
@@ -41,17 +42,17 @@ class RerankConfig:
 
     def validate(self) -> None:
         if self.top_k < 1:
-            raise ConfigError(f"--top-k must be >= 1, got {self.top_k}")
+            raise FieldError("top_k", f"must be >= 1, got {self.top_k}")
         if self.repeats < 1:
-            raise ConfigError(f"--repeats must be >= 1, got {self.repeats}")
+            raise FieldError("repeats", f"must be >= 1, got {self.repeats}")
         if self.merge not in (*MERGES, "auto"):
-            raise ConfigError(f"--merge must be one of {', '.join(MERGES)}, got {self.merge!r}")
+            raise FieldError("merge", f"must be one of {', '.join(MERGES)}, got {self.merge!r}")
         if self.fusion not in FUSIONS:
-            raise ConfigError(f"--fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
+            raise FieldError("fusion", f"must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if not 0.0 <= self.fusion_weight <= 1.0:
-            raise ConfigError(f"--fusion-weight must be in [0, 1], got {self.fusion_weight}")
+            raise FieldError("fusion_weight", f"must be in [0, 1], got {self.fusion_weight}")
         if self.max_queries is not None and self.max_queries < 1:
-            raise ConfigError(f"--max-queries must be >= 1, got {self.max_queries}")
+            raise FieldError("max_queries", f"must be >= 1, got {self.max_queries}")
 
 
 @dataclass
@@ -79,7 +80,9 @@ def select_queries(benchmark: Benchmark, max_queries: int | None) -> list[str]:
 
 def check_passages(benchmark: Benchmark, qids: Sequence[str], top_k: int) -> None:
     """Fail before any generation when a candidate to rerank has no text (e.g. local BRIGHT without a corpus)."""
-    missing = [d for q in qids for d, _ in benchmark.first_stage.get(q, [])[:top_k] if d not in benchmark.passages]
+    from rankrl.eval.protocol import rerank_candidates
+
+    missing = [d for q in qids for d in rerank_candidates(benchmark, q, top_k) if d not in benchmark.passages]
     if missing:
         note = benchmark.provenance.get("passages", "")
         raise RankrlError(f"benchmark {benchmark.name}: {len(set(missing))} candidate documents have no text "
@@ -100,8 +103,11 @@ def rerank_benchmark(benchmark: Benchmark, strategy: Strategy, backend: Backend,
     config.validate()
     qids = select_queries(benchmark, config.max_queries)
     check_passages(benchmark, qids, config.top_k)
-    texts = {d: p.render() for d, p in benchmark.passages.items()}
-    candidates = {q: [d for d, _ in benchmark.first_stage.get(q, [])[:config.top_k]] for q in qids}
+    from rankrl.eval.protocol import rerank_candidates
+
+    texts = benchmark.passages  # Passage records: the template writes title and text its own way
+    # BRIGHT's excluded ids leave before reranking: they never take a heap slot or window position, nor a prompt.
+    candidates = {q: rerank_candidates(benchmark, q, config.top_k) for q in qids}
     tasks = {}
     for qid in qids:
         if not candidates[qid]:
@@ -128,7 +134,8 @@ def rerank_benchmark(benchmark: Benchmark, strategy: Strategy, backend: Backend,
         if config.fusion != "none":
             merged = fuse(merged, dict(first), cands, config.fusion, config.fusion_weight)
         merged_by_qid[qid] = merged
-        final = merged.order + [d for d, _ in first[config.top_k:]]
+        chosen, excluded_q = set(cands), benchmark.excluded.get(qid, set())
+        final = merged.order + [d for d, _ in first if d not in chosen and d not in excluded_q]
         run[qid] = [(d, float(len(final) - i)) for i, d in enumerate(final)]
     rel_level = config.rel_level if config.rel_level is not None else default_rel_level(benchmark.name)
     qrels = {q: benchmark.qrels[q] for q in qids if q in benchmark.qrels}

@@ -21,16 +21,13 @@ from typing import Any
 
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.prompts.passages import (
-    CHARS_PER_TOKEN,
     Budgets,
     decode,
     encode,
-    normalise_whitespace,
     prepare_passage,
     prepare_query,
 )
 from rankrl.prompts.render import prompt_token_ids
-
 
 
 @dataclass(frozen=True)

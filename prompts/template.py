@@ -45,7 +45,12 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import DataFormatError, RankrlError
-from rankrl.prompts.passages import PassageFormat, QueryFormat, passage_format_from_dict, query_format_from_dict
+from rankrl.prompts.passages import (
+    PassageFormat,
+    QueryFormat,
+    passage_format_from_dict,
+    query_format_from_dict,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 PRESET_DIR = Path(__file__).resolve().parent / "presets"

@@ -28,20 +28,45 @@ class Sampling:
     max_new_tokens: int = 1024
     seed: int = 0
     logprobs: int = 0
-    """Top alternatives recorded per generated token after ``<answer>`` (0: none)."""
+    """Top alternatives recorded per generated token after ``logprobs_after`` (0: none)."""
+    logprobs_after: str = ANSWER_MARKER
+    """Where the recorded positions start: right after the last occurrence of this text in the completion
+    (``<answer>``: the score token of a pointwise answer), or from the first generated token when "" (FIRST-style
+    first-token logits of a listwise answer)."""
+    stop: tuple[str, ...] = ()
+    """Generation ends once the completion contains one of these strings (the string itself is not kept)."""
+    judge: tuple[str, str, str] | None = None
+    """Rank1's true/false protocol, (close, true, false) e.g. ("</think>", " true", " false"): generation stops at
+    ``close + true`` or ``close + false``; the score is p(true)/(p(true)+p(false)) at the position after
+    ``close``, which is forced (appended after the last complete sentence) when the model did not write it or
+    when either token is not among the top ``logprobs`` there. See ``backends.protocols``."""
 
     @property
     def greedy(self) -> bool:
         return self.temperature <= 0.0
 
     def key(self) -> dict[str, Any]:
-        """The settings that change a completion (what the cache keys on). Greedy decoding ignores seed/top_p."""
+        """The settings that change a completion (what the cache keys on). Greedy decoding ignores seed/top_p.
+        Settings left at their defaults are not keyed, so the keys of runs written before they existed hold."""
         data = asdict(self)
         if self.greedy:
             data.pop("seed")
             data.pop("top_p")
             data["temperature"] = 0.0
+        for name, default in (("logprobs_after", ANSWER_MARKER), ("stop", ()), ("judge", None)):
+            if data[name] == default or (name == "stop" and not data[name]):
+                data.pop(name)
+            elif isinstance(data[name], tuple):
+                data[name] = list(data[name])
         return data
+
+    def all_stops(self) -> list[str]:
+        """The stop strings generation uses: ``stop`` plus, with a judge, ``close + true`` and ``close + false``."""
+        stops = list(self.stop)
+        if self.judge is not None:
+            close, yes, no = self.judge
+            stops += [close + yes, close + no]
+        return stops
 
 
 @dataclass(frozen=True)
@@ -88,6 +113,8 @@ class Generation:
                                 "completion_tokens": self.completion_tokens, "finish_reason": self.finish_reason}
         if self.answer_logprobs is not None:
             data["answer_logprobs"] = [[tok, top] for tok, top in self.answer_logprobs]
+        if self.meta:
+            data["meta"] = dict(self.meta)
         return data
 
     @staticmethod
@@ -100,6 +127,7 @@ class Generation:
             answer_logprobs=None if lp is None else [(str(t), {str(k): float(v) for k, v in top.items()})
                                                      for t, top in lp],
             finish_reason=str(data.get("finish_reason", "")),
+            meta=dict(data["meta"]) if isinstance(data.get("meta"), dict) else {},
         )
 
 
@@ -124,8 +152,11 @@ def answer_logprobs(tokens: Sequence[str], tops: Sequence[dict[str, float]],
 
     ``tokens[i]`` is the decoded text of generated token i, ``tops[i]`` its top alternatives. The answer starts
     at the token after the one that completes the marker (the last marker wins, like the parsers' "last complete
-    answer block"). Returns [] when the marker never completes.
+    answer block"). Returns [] when the marker never completes. An empty marker keeps the first ``keep``
+    generated positions.
     """
+    if not marker:
+        return [(tokens[j], dict(tops[j])) for j in range(min(keep, len(tokens)))]
     text = ""
     start = None
     for i, tok in enumerate(tokens):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 from rankrl.core.errors import RankrlError
 from rankrl.core.model_path import check_model_path, looks_like_local_path, missing_local_model  # noqa: F401
 from rankrl.eval.backends.base import Generation, Prompt, Sampling, answer_logprobs, merge_alternatives
+from rankrl.eval.backends.protocols import cut_at_stop, forced_prompt, judge_token_ids, judged
+from rankrl.prompts.render import adds_special_tokens, is_raw, prompt_text
 
 # Files whose *content* changes what a model generates: hashed whole (all small).
 CONTENT_FILES = frozenset({
@@ -139,11 +140,14 @@ def resolve_model_dir(model: str | Path, adapter: str | Path | None = None) -> t
 
 
 class _TopLogprobs:
-    """Logits processor that records the top-n log-probabilities of every decoding step (and changes nothing)."""
+    """Logits processor that records the top-n log-probabilities of every decoding step (and changes nothing);
+    ``watch`` token ids also have their log-probability recorded at every step (the true/false protocol)."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, watch: Sequence[int] = ()):
         self.n = n
+        self.watch = list(watch)
         self.steps: list[tuple[Any, Any]] = []
+        self.watched: list[Any] = []
 
     def __call__(self, input_ids: Any, scores: Any) -> Any:
         import torch
@@ -151,6 +155,8 @@ class _TopLogprobs:
         logp = torch.log_softmax(scores.float(), dim=-1)
         top = torch.topk(logp, k=min(self.n, logp.shape[-1]), dim=-1)
         self.steps.append((top.values.cpu(), top.indices.cpu()))
+        if self.watch:
+            self.watched.append(logp[:, self.watch].cpu())
         return scores
 
 
@@ -184,8 +190,8 @@ class HFBackend:
         except (OSError, ValueError) as err:
             raise RankrlError(f"cannot load model {base}{' with adapter ' + str(adapter) if adapter else ''}: "
                               f"{err}") from err
-        if getattr(self.tokenizer, "chat_template", None) is None:
-            raise RankrlError(f"{base}: the tokenizer has no chat template; rankrl prompts are chat messages")
+        self.has_chat_template = getattr(self.tokenizer, "chat_template", None) is not None
+        self.base = base
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -197,15 +203,28 @@ class HFBackend:
         self.eos_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
 
     def render(self, prompt: Prompt) -> str:
-        return self.tokenizer.apply_chat_template(prompt.chat(), add_generation_prompt=True, tokenize=False,
-                                                  **self.chat_template_kwargs)
+        """The exact prompt string (``prompts.render.prompt_text``: chat template + prefill, or raw text)."""
+        if not self.has_chat_template and not is_raw(prompt.messages):
+            raise RankrlError(f"{self.base}: the tokenizer has no chat template, and this prompt is chat messages; "
+                              "use a raw-text template (e.g. --template rank1) or a model with a chat template")
+        return prompt_text(prompt.chat(), self.tokenizer, self.chat_template_kwargs)
+
+    def _encode(self, prompts: Sequence[Prompt], texts: list[str]) -> Any:
+        special = {adds_special_tokens(p.messages) for p in prompts}
+        if len(special) > 1:
+            raise RankrlError("one batch mixes raw-text and chat prompts; evaluate one template at a time")
+        return self.tokenizer(texts, return_tensors="pt", padding=True,
+                              add_special_tokens=special.pop()).to(self.device)
 
     def generate(self, prompts: Sequence[Prompt], sampling: Sampling) -> list[Generation]:
         import torch
 
         texts = [self.render(p) for p in prompts]
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        recorder = _TopLogprobs(sampling.logprobs) if sampling.logprobs > 0 else None
+        enc = self._encode(prompts, texts)
+        judge_ids = judge_token_ids(self.tokenizer, sampling.judge) if sampling.judge is not None else ()
+        n_top = max(sampling.logprobs, 1) if sampling.judge is not None else sampling.logprobs
+        recorder = _TopLogprobs(n_top, judge_ids) if n_top > 0 else None
+        stops = sampling.all_stops()
         kwargs: dict[str, Any] = {
             "max_new_tokens": sampling.max_new_tokens,
             "pad_token_id": self.tokenizer.pad_token_id,
@@ -217,6 +236,8 @@ class HFBackend:
             kwargs.update(temperature=sampling.temperature, top_p=sampling.top_p, top_k=None)
         if recorder is not None:
             kwargs["logits_processor"] = [recorder]
+        if stops:
+            kwargs.update(stop_strings=stops, tokenizer=self.tokenizer)
         with torch.random.fork_rng(devices=[] if self.device == "cpu" else None):
             torch.manual_seed(sampling.seed)
             with torch.inference_mode():
@@ -232,9 +253,17 @@ class HFBackend:
                     length, finish = i + 1, "stop"
                     break
             kept = ids[:length]
+            stop_hit = None
+            if stops:
+                length, stop_hit = self._stop_length(kept, stops)
+                kept = kept[:length]
+                if stop_hit is not None:
+                    finish = "stop"
             text = self.tokenizer.decode(kept, skip_special_tokens=True)
+            if stop_hit is not None:
+                text = cut_at_stop(text, [stop_hit])[0]
             lp = None
-            if recorder is not None:
+            if recorder is not None and sampling.logprobs > 0:
                 tokens = [self.tokenizer.decode([t], skip_special_tokens=False) for t in kept]
                 tops = []
                 for step in range(min(length, len(recorder.steps))):
@@ -242,7 +271,61 @@ class HFBackend:
                     tops.append(merge_alternatives(
                         (self.tokenizer.decode([int(i)], skip_special_tokens=False), float(v))
                         for v, i in zip(values[row].tolist(), indices[row].tolist())))
-                lp = answer_logprobs(tokens[:len(tops)], tops)
-            results.append(Generation(text=text, prompt_tokens=int(prompt_lengths[row]),
-                                      completion_tokens=length, answer_logprobs=lp, finish_reason=finish))
+                lp = answer_logprobs(tokens[:len(tops)], tops, marker=sampling.logprobs_after)
+            generation = Generation(text=text, prompt_tokens=int(prompt_lengths[row]), completion_tokens=length,
+                                    answer_logprobs=lp, finish_reason=finish)
+            if sampling.judge is not None:
+                generation = self._judge_in_place(generation, recorder, row, length, stop_hit, judge_ids,
+                                                  sampling)
+            results.append(generation)
+        if sampling.judge is not None:
+            self._force(prompts, texts, results, judge_ids, sampling)
         return results
+
+    def _stop_length(self, ids: list[int], stops: list[str]) -> tuple[int, str | None]:
+        """(tokens up to and including the one that completes the first stop string, that string)."""
+        text = ""
+        for i, tok in enumerate(ids):
+            text += self.tokenizer.decode([tok], skip_special_tokens=False)
+            hit = cut_at_stop(text, stops)[1]
+            if hit is not None:
+                return i + 1, hit
+        return len(ids), None
+
+    def _judge_in_place(self, generation: Generation, recorder: Any, row: int, length: int,
+                        stop_hit: str | None, judge_ids: tuple[int, ...], sampling: Sampling) -> Generation:
+        """Step 2 of the true/false protocol: the last step's log-probabilities when the generation stopped on
+        ``close + true|false`` and both tokens are among its top ``logprobs``; else marked for forcing."""
+        close = sampling.judge[0] if sampling.judge else ""
+        if stop_hit is None or not stop_hit.startswith(close) or length < 1 or length > len(recorder.steps):
+            return Generation(generation.text, generation.prompt_tokens, generation.completion_tokens, None,
+                              generation.finish_reason, {"judge": "pending"})
+        _, indices = recorder.steps[length - 1]
+        top = set(indices[row].tolist()[:max(sampling.logprobs, 1)])
+        if not set(judge_ids) <= top:
+            return Generation(generation.text, generation.prompt_tokens, generation.completion_tokens, None,
+                              generation.finish_reason, {"judge": "pending"})
+        lp_true, lp_false = recorder.watched[length - 1][row].tolist()
+        base = Generation(generation.text, generation.prompt_tokens, generation.completion_tokens, None,
+                          generation.finish_reason)
+        return judged(base, sampling.judge, lp_true, lp_false, forced=False)
+
+    def _force(self, prompts: Sequence[Prompt], texts: list[str], results: list[Generation],
+               judge_ids: tuple[int, ...], sampling: Sampling) -> None:
+        """Step 3 of the true/false protocol for the generations still pending: one forward pass over
+        ``prompt + "\n" + cut text + "\n" + close`` and the next token's true/false log-probabilities."""
+        import torch
+
+        pending = [i for i, g in enumerate(results) if g.meta.get("judge") == "pending"]
+        if not pending:
+            return
+        close = sampling.judge[0]
+        forced = [forced_prompt(texts[i], results[i].text, close) for i in pending]
+        enc = self._encode([prompts[i] for i in pending], forced)
+        with torch.inference_mode():
+            logits = self.model(**enc).logits[:, -1, :].float()
+        logp = torch.log_softmax(logits, dim=-1)[:, list(judge_ids)].cpu().tolist()
+        for i, (lp_true, lp_false) in zip(pending, logp):
+            g = results[i]
+            base = Generation(g.text, g.prompt_tokens, g.completion_tokens, None, g.finish_reason)
+            results[i] = judged(base, sampling.judge, lp_true, lp_false, forced=True, extra_tokens=1)

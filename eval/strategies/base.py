@@ -9,8 +9,9 @@ from typing import Any, Protocol
 from rankrl.eval.backends.base import Prompt
 from rankrl.eval.engine import Ranking, Response, StrategyRun
 
-Fit = Callable[[str, Sequence[str]], list[dict[str, str]]]
-"""(query, passage texts) -> chat messages, truncating passages to the prompt budget."""
+Fit = Callable[[str, Sequence[Any]], list[dict[str, str]]]
+"""(query, passages) -> prompt messages, truncating passages to the prompt budget. A passage is a string or a
+record with ``text`` and ``title`` (``rankrl.data.records.Passage``): the template writes the title."""
 
 
 @dataclass
@@ -22,7 +23,7 @@ class PromptMaker:
 
     qid: str
     query: str
-    passages: Mapping[str, str]
+    passages: Mapping[str, Any]
     fit: Fit
     repeat: int = 0
     sample: int = 0

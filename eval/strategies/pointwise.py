@@ -6,6 +6,12 @@ ties of integer scores. Tokenizers that split digits write "10" as "1" + "0": wh
 mass of "1" is split between 10 and 1 by p("0" | "1") at the next position (otherwise "1" counts as 1).
 true/false (and yes/no) answers read as 1/0. Without logprobs, or when no alternative reads as a score, the parsed
 score is used. A failed parse leaves the passage unscored: it gets the mean of the query's parsed scores.
+
+``probability=True`` is ERank's ranking score (arXiv 2509.00520, Section 3.2): the parsed integer s times the
+probability of the token that writes s at the answer's score position, ``s · p(s)`` (a "10" written "1" + "0" has
+p("1") · p("0" | "1")); without logprobs the parsed score is used.
+Rank1's true/false protocol arrives here as the two log-probabilities of the true and false tokens
+(``backends.protocols``), so the expected score over {true: 1, false: 0} is p(true)/(p(true)+p(false)).
 """
 
 from __future__ import annotations
@@ -65,12 +71,37 @@ def expected_score(answer_logprobs: Sequence[tuple[str, dict[str, float]]] | Non
     return sum(v * p for v, p in mass.items()) / total
 
 
+def score_probability(answer_logprobs: Sequence[tuple[str, dict[str, float]]] | None,
+                      score: float) -> float | None:
+    """ERank's ``s · p(s)``: ``score`` times the probability of writing it at the first non-space answer token
+    (a two-token "10" multiplies both positions). None when the logprobs do not show the score's token."""
+    if not answer_logprobs or not float(score).is_integer():
+        return None
+    idx = next((i for i, (tok, _) in enumerate(answer_logprobs) if tok.strip()), None)
+    if idx is None:
+        return None
+    digits = str(int(score))
+    chosen, top = answer_logprobs[idx]
+    if chosen.strip() == digits:
+        p = sum(math.exp(lp) for t, lp in top.items() if t.strip() == digits)
+        return score * p if p > 0 else None
+    if len(digits) == 2 and chosen.strip() == digits[0] and idx + 1 < len(answer_logprobs):
+        nxt, nxt_top = answer_logprobs[idx + 1]
+        if nxt.strip() == digits[1]:
+            p1 = sum(math.exp(lp) for t, lp in top.items() if t.strip() == digits[0])
+            p2 = sum(math.exp(lp) for t, lp in nxt_top.items() if t.strip() == digits[1])
+            return score * p1 * p2 if p1 * p2 > 0 else None
+    return None
+
+
 @dataclass
 class Pointwise:
     expected: bool = True
     """Use the expected score when the backend returned logprobs."""
     low: float = 0.0
     high: float = 10.0
+    probability: bool = False
+    """ERank's s · p(s) instead of the expected score (needs logprobs)."""
     name: str = "pointwise"
     paradigm: str = "pointwise"
 
@@ -78,14 +109,27 @@ class Pointwise:
         if self.low >= self.high:
             raise ConfigError(f"pointwise score range must have low < high, got {self.low}..{self.high}")
 
+    @property
+    def wants_logprobs(self) -> bool:
+        """Ask the backend for answer-token logprobs (the expected score needs them)."""
+        return self.expected or self.probability
+
     def settings(self) -> dict[str, Any]:
-        return {"strategy": "pointwise", "expected_score": self.expected, "score_range": [self.low, self.high]}
+        out: dict[str, Any] = {"strategy": "pointwise", "expected_score": self.expected,
+                               "score_range": [self.low, self.high]}
+        if self.probability:
+            out["scoring"] = "score-probability"
+        return out
 
     def score(self, response: Response) -> float | None:
         parsed = response.parsed
         if not parsed.ok or isinstance(parsed.value, bool) or not isinstance(parsed.value, (int, float)):
             return None
-        if self.expected:
+        if self.probability:
+            value = score_probability(response.generation.answer_logprobs, float(parsed.value))
+            if value is not None:
+                return value
+        elif self.expected:
             value = expected_score(response.generation.answer_logprobs, self.low, self.high)
             if value is not None:
                 return value
