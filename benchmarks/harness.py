@@ -36,7 +36,7 @@ from rankrl.eval.backends.oracle import OracleBackend
 from rankrl.eval.cache import CompletionCache
 from rankrl.eval.report import write_traces
 from rankrl.eval.runner import RerankConfig, rerank_benchmark
-from rankrl.eval.strategies import build_strategy
+from rankrl.eval.strategies import StrategyOptions, build_strategy
 
 H100_7B_TOKENS_PER_SECOND = 5777.0
 """MLPerf Inference v5.1 Offline, Llama-3.1-8B on 1x H100 with vLLM (Red Hat submission): generated tokens/s."""
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             cache = CompletionCache(Path(tmp) / "completions.cache.jsonl")
             start, cpu_start = time.perf_counter(), time.process_time()
-            result = rerank_benchmark(bench, build_strategy(name, **options), backend, paradigm.parse, fit,
+            result = rerank_benchmark(bench, build_strategy(name, StrategyOptions(**options)), backend, paradigm.parse, fit,
                                       Sampling(), RerankConfig(), cache=cache, progress=False)
             wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
             t0 = time.perf_counter()

@@ -20,11 +20,17 @@ T = TypeVar("T")
 
 
 class FieldError(ConfigError):
-    """A configuration value that is wrong; ``field`` is the dataclass field, ``problem`` the rest of the sentence."""
+    """A configuration value that is wrong; ``field`` is the dataclass field, ``problem`` the rest of the sentence
+    (message: ``"<field> <problem>"``). ``template``: a whole message with ``{field}`` where the name goes, for
+    sentences that do not start with it ("model folder not found: x ({field})")."""
 
-    def __init__(self, field: str, problem: str):
-        self.field, self.problem = field, problem
-        super().__init__(f"{field} {problem}")
+    def __init__(self, field: str, problem: str = "", *, template: str | None = None):
+        self.field, self.problem, self.template = field, problem, template
+        super().__init__(self.naming(field))
+
+    def naming(self, name: str) -> str:
+        """The message with ``name`` (a field, flag or recipe key) for the field."""
+        return self.template.replace("{field}", name) if self.template else f"{name} {self.problem}"
 
 
 def field_names(cls: type) -> tuple[str, ...]:
@@ -61,7 +67,7 @@ def flag_names(parser: argparse.ArgumentParser) -> dict[str, str]:
 def as_flag_error(err: FieldError, flags: Mapping[str, str] | Callable[[str], str]) -> ConfigError:
     """The same error, naming the flag (or recipe key) the field came from."""
     name = flags(err.field) if callable(flags) else flags.get(err.field, "--" + err.field.replace("_", "-"))
-    return ConfigError(f"{name} {err.problem}")
+    return ConfigError(err.naming(name))
 
 
 @contextmanager

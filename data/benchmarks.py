@@ -14,12 +14,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from rankrl.data import bright as bright_mod
 from rankrl.core.atomic import atomic_write_text
-from rankrl.core.errors import DataFormatError, RankrlError, unknown_name
+from rankrl.core.errors import ConfigError, DataFormatError, RankrlError, unknown_name
+from rankrl.core.fields import from_mapping
+from rankrl.data import bright as bright_mod
 from rankrl.data.jsonl import field_str, iter_jsonl, read_corpus, read_queries, write_jsonl
 from rankrl.data.rankgpt import read_candidates
 from rankrl.data.records import Benchmark, Passage, Qrels, Query, Run
@@ -88,30 +90,65 @@ def canonical_name(name: str) -> str:
     raise unknown_name("benchmark", name, (*BENCHMARK_NAMES, "bright", "trec-dl", "local:<dir>"))
 
 
-def load_benchmark(name: str, data_dir: str | Path | None = None, **options: Any) -> Benchmark:
-    """Load a benchmark by name (see the module docstring). Options by family:
+@dataclass(frozen=True)
+class BenchmarkOptions:
+    """How to load a benchmark; None means the family's default. Which options a family takes (an option given
+    to a family that has no use for it is an error naming it):
 
-    - all: ``run=PATH`` (first stage from this TREC run), ``corpus=PATH`` (JSONL passages; BM25 over it when
-      there is no run), ``depth=100`` (candidates kept per query), ``k1``/``b``/``stemmer`` (BM25 settings).
-    - ``trec-dl-*``: ``source="local"`` (default with ``data_dir``) | ``"ir_datasets"`` (default otherwise) |
-      ``"pyserini"``.
-    - ``bright/<domain>``: ``source="local"`` (default with ``data_dir``) | ``"hf"``; ``qrels="original"`` |
-      ``"fixed"`` (local: Waterloo's corrected qrels); ``first_stage="run"`` | ``"bm25"`` | ``"bm25-reasoning"``;
-      ``long_documents``, ``revision``, ``cache_dir`` (Hub).
+    - all: ``run`` (first stage from this TREC run), ``corpus`` (JSONL passages; BM25 over it when there is no
+      run), ``depth`` (candidates kept per query, default 100), ``k1``/``b``/``stemmer`` (BM25 settings).
+    - ``trec-dl-*``: ``source`` = ``local`` (default with ``data_dir``) | ``ir_datasets`` (default otherwise) |
+      ``pyserini``.
+    - ``bright/<domain>``: ``source`` = ``local`` (default with ``data_dir``) | ``hf``; ``qrels`` = ``original``
+      | ``fixed`` (local: Waterloo's corrected qrels); ``first_stage`` = ``run`` | ``bm25`` | ``bm25-reasoning``;
+      ``long_documents``, ``revision``, ``cache_dir``, ``reasoning_config`` (Hub).
     """
+
+    run: str | None = field(default=None, metadata={"help": "first-stage TREC run"})
+    corpus: str | None = field(default=None, metadata={"help": "passage texts, JSONL {docid,text,title?}"})
+    depth: int | None = field(default=None, metadata={"help": "first-stage candidates kept per query (100)"})
+    source: str | None = field(default=None, metadata={"help": "local, ir_datasets, pyserini (TREC DL), hf"})
+    qrels: str | None = field(default=None, metadata={"help": "BRIGHT qrels: original or fixed"})
+    first_stage: str | None = field(default=None, metadata={"help": "BRIGHT: run, bm25 or bm25-reasoning"})
+    long_documents: bool | None = field(default=None, metadata={"help": "BRIGHT: long-document corpus"})
+    revision: str | None = field(default=None, metadata={"help": "BRIGHT Hub revision"})
+    cache_dir: str | None = field(default=None, metadata={"help": "BRIGHT Hub cache folder"})
+    reasoning_config: str | None = field(default=None, metadata={"help": "BRIGHT reasoning-query config"})
+    k1: float | None = field(default=None, metadata={"help": "BM25 k1"})
+    b: float | None = field(default=None, metadata={"help": "BM25 b"})
+    stemmer: str | None = field(default=None, metadata={"help": "BM25 stemmer"})
+
+    @classmethod
+    def from_mapping(cls, options: Mapping[str, Any]) -> BenchmarkOptions:
+        """Options from a plain mapping; a misspelt name is a ``ConfigError`` naming it."""
+        return from_mapping(cls, options, "benchmark")
+
+    def given(self) -> dict[str, Any]:
+        """The options set (not None), as the family loaders read them."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def load_benchmark(name: str, data_dir: str | Path | None = None,
+                   options: BenchmarkOptions | None = None) -> Benchmark:
+    """Load a benchmark by name (see the module docstring) with typed ``options`` (``BenchmarkOptions``)."""
+    if options is not None and not isinstance(options, BenchmarkOptions):
+        raise ConfigError(f"benchmark options must be BenchmarkOptions, got {type(options).__name__} (a mapping: "
+                          f"BenchmarkOptions.from_mapping)")
+    given = (options or BenchmarkOptions()).given()
     name = canonical_name(name)
     if name.startswith("local:"):
-        _no_unknown(options, {"run", "corpus", "depth", "k1", "b", "stemmer"}, name)
-        return load_local_benchmark(Path(name[len("local:"):]), **options)
+        _no_unknown(given, {"run", "corpus", "depth", "k1", "b", "stemmer"}, name)
+        return load_local_benchmark(Path(name[len("local:"):]), **given)
     if name in TREC_DL:
-        return _load_trec_dl(name, data_dir, **options)
-    return _load_bright(name, data_dir, **options)
+        return _load_trec_dl(name, data_dir, **given)
+    return _load_bright(name, data_dir, **given)
 
 
 def _no_unknown(options: Mapping[str, Any], allowed: set[str], name: str) -> None:
     unknown = sorted(set(options) - allowed)
     if unknown:
-        raise RankrlError(f"benchmark {name}: unknown option(s) {unknown}; valid: {sorted(allowed)}")
+        raise ConfigError(f"benchmark {name}: option(s) {', '.join(unknown)} do not apply to it; it takes: "
+                          f"{', '.join(sorted(allowed))}")
 
 
 def _depth(options: Mapping[str, Any]) -> int:

@@ -12,10 +12,7 @@ import logging
 import sys
 from collections.abc import Iterator
 
-from rankrl.data.bright import excluded_from_examples, read_examples
-from rankrl.data.trec import read_qrels, read_run
-from rankrl.core.errors import RankrlError
-from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, exclusion_summary, parse_metric
+from rankrl.eval.metrics import DEFAULT_METRICS, exclusion_summary
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,19 +63,13 @@ def main(argv: list[str]) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    metrics = args.metrics or list(DEFAULT_METRICS)
-    for name in metrics:  # fail on a bad metric name before reading any file
-        parse_metric(name)
-    qrels = read_qrels(args.qrels)
-    run = read_run(args.run)
-    if args.depth is not None and args.depth < 1:
-        raise RankrlError(f"--depth must be a positive integer, got {args.depth}")
-    excluded = None
-    if args.bright_examples:
-        examples = read_examples(args.bright_examples)
-        excluded = excluded_from_examples(examples)
-        report_exclusion(args.bright_examples, run, excluded, [e.qid for e in examples])
-    result = evaluate(qrels, run, metrics=metrics, rel_level=args.rel_level, excluded=excluded, depth=args.depth)
+    from rankrl.core.fields import fields_as_flags, flag_names
+    from rankrl.eval.score import ScoreConfig, score
+
+    config = ScoreConfig(qrels=args.qrels, run=args.run, metrics=args.metrics or list(DEFAULT_METRICS),
+                         rel_level=args.rel_level, bright_examples=args.bright_examples, depth=args.depth)
+    with fields_as_flags({**flag_names(build_parser()), "metrics": "--metric"}):
+        result = score(config, on_exclusion=report_exclusion)
     out: dict[str, object] = dict(result.mean)
     if args.per_query:
         out["per_query"] = result.per_query

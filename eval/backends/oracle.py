@@ -1,9 +1,8 @@
 """A deterministic backend that answers from the qrels, instantly.
 
 It reads which passages a prompt shows from ``Prompt.docids`` and writes, through the paradigm's
-``render_answer``, the answer a perfect reranker would give: the best-graded passage (setwise), the passages by
-grade (listwise), the grade as score (pointwise; true when graded >= 1 for binary templates), the grades
-(groupwise). Ties keep the shown order. It checks strategies end to end (a perfect model must reach the ideal
+``render_answer``, the answer a perfect reranker would give: the paradigm's ``gold_value`` of the shown grades
+(the best-graded passage, the passages by grade, the grade as score, ...; ties keep the shown order). It checks strategies end to end (a perfect model must reach the ideal
 ranking) and measures the harness's own overhead (``benchmarks/harness.py``). ``fail_every=n`` makes every n-th
 prompt (by a hash of its id) malformed, to exercise the fallbacks. Token counts are ``len(text) // 4`` unless a
 tokenizer is given.
@@ -34,20 +33,9 @@ class OracleBackend:
     """Size of every ``generate`` call, in order (tests count calls and generated prompts)."""
 
     def value(self, prompt: Prompt) -> Any:
-        grades = [self.qrels.get(prompt.qid, {}).get(d, 0) for d in prompt.docids]
-        order = sorted(range(len(grades)), key=lambda i: (-grades[i], i))
-        name = self.paradigm.name
-        if name == "setwise":
-            return order[0]
-        if name == "listwise":
-            return order
-        if name == "pointwise":
-            if getattr(self.paradigm, "binary", False):
-                return 1.0 if grades[0] >= 1 else 0.0
-            return float(min(grades[0], int(getattr(self.paradigm, "score_max", 10) or 10)))
-        if name == "groupwise":
-            return [float(g) for g in grades]
-        raise ValueError(f"oracle cannot answer for paradigm {name!r}")
+        """The paradigm's gold answer for the shown passages (``BaseParadigm.gold_value``; grades are the scores,
+        capped at the paradigm's scale)."""
+        return self.paradigm.gold_value([self.qrels.get(prompt.qid, {}).get(d, 0) for d in prompt.docids])
 
     def _fails(self, prompt: Prompt) -> bool:
         if self.fail_every <= 0:
@@ -67,7 +55,7 @@ class OracleBackend:
             text = MALFORMED if self._fails(prompt) else self.paradigm.render_answer(self.value(prompt),
                                                                                      self.reasoning)
             logprobs = None
-            if sampling.logprobs > 0 and self.paradigm.name == "pointwise" and not self._fails(prompt):
+            if sampling.logprobs > 0 and self.paradigm.scores_from_logprobs and not self._fails(prompt):
                 answer = text.rsplit("<answer>", 1)[1].split("</answer>", 1)[0]
                 logprobs = [(answer, {answer: 0.0})]
             out.append(Generation(text=text, prompt_tokens=self._count("".join(c for _, c in prompt.messages)),

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from rankrl.core.errors import ConfigError
+from rankrl.core.fields import FieldError
 from rankrl.eval.engine import Ranking, StrategyRun
 from rankrl.eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
 
@@ -25,7 +25,7 @@ class Groupwise:
 
     def __post_init__(self) -> None:
         if self.group_size < 1:
-            raise ConfigError(f"--group-size must be >= 1, got {self.group_size}")
+            raise FieldError("group_size", f"must be >= 1, got {self.group_size}")
 
     def settings(self) -> dict[str, Any]:
         return {"strategy": "groupwise", "group_size": self.group_size}

@@ -13,6 +13,7 @@ import pytest
 from rankrl.data import bright
 from rankrl.data.benchmarks import (
     BENCHMARK_NAMES,
+    BenchmarkOptions,
     expand_benchmark_names,
     load_benchmark,
     write_local_benchmark,
@@ -51,12 +52,16 @@ def test_dl19_loads_43_queries_with_100_candidates_and_texts(shared_data: Path, 
 
 
 def test_dl19_depth_and_unknown_options(shared_data: Path) -> None:
-    bench = load_benchmark("trec-dl-2019", data_dir=shared_data, depth=20)
+    bench = load_benchmark("trec-dl-2019", data_dir=shared_data, options=BenchmarkOptions(depth=20))
     assert all(len(r) == 20 for r in bench.first_stage.values()) and bench.provenance["depth"] == 20
-    with pytest.raises(RankrlError, match="unknown option"):
-        load_benchmark("trec-dl-2019", data_dir=shared_data, qrels="fixed")
+    with pytest.raises(RankrlError, match="option.s. qrels do not apply to it"):
+        load_benchmark("trec-dl-2019", data_dir=shared_data, options=BenchmarkOptions(qrels="fixed"))
+    with pytest.raises(RankrlError, match="unknown benchmark option.s. dpeth; valid options: run"):
+        BenchmarkOptions.from_mapping({"dpeth": 20})
+    with pytest.raises(RankrlError, match="must be BenchmarkOptions"):
+        load_benchmark("trec-dl-2019", shared_data, {"depth": 20})  # type: ignore[arg-type]
     with pytest.raises(RankrlError, match="depth must be a positive integer"):
-        load_benchmark("trec-dl-2019", data_dir=shared_data, depth=0)
+        load_benchmark("trec-dl-2019", data_dir=shared_data, options=BenchmarkOptions(depth=0))
 
 
 def test_dl20_without_run_says_what_is_missing_and_how_to_get_it(shared_data: Path) -> None:
@@ -73,7 +78,7 @@ def test_dl20_with_a_given_run_scores_but_cannot_rerank(shared_data: Path, tmp_p
     run_path = tmp_path / "dl20.trec"
     run_path.write_text("".join(f"{q} Q0 {d} {i + 1} {100 - i} mine\n"
                                 for q, judged in qrels.items() for i, d in enumerate(sorted(judged)[:30])))
-    bench = load_benchmark("trec-dl-2020", data_dir=shared_data, run=str(run_path))
+    bench = load_benchmark("trec-dl-2020", data_dir=shared_data, options=BenchmarkOptions(run=str(run_path)))
     assert len(bench.queries) == 54  # topics.dl20.txt has 200 queries; only the judged ones are kept
     assert bench.passages == {} and bench.provenance["passages"].startswith("missing")
     assert bench.provenance["first_stage"] == {"kind": "run", "path": str(run_path)}
@@ -108,7 +113,7 @@ def test_dl20_with_a_corpus_computes_bm25(shared_data: Path, tmp_path: Path) -> 
     corpus.write_text("".join(json.dumps({"docid": d, "text": f"passage {d} about {topics[q]}"}) + "\n"
                               for q, d in zip(list(qrels)[:5], docs[:5])) +
                       "".join(json.dumps({"docid": d, "text": f"filler text number {d}"}) + "\n" for d in docs[5:]))
-    bench = load_benchmark("trec-dl-2020", data_dir=shared_data, corpus=str(corpus), depth=10)
+    bench = load_benchmark("trec-dl-2020", data_dir=shared_data, options=BenchmarkOptions(corpus=str(corpus), depth=10))
     assert bench.provenance["first_stage"]["kind"] == "bm25"
     assert all(len(r) <= 10 for r in bench.first_stage.values())
     assert bench.missing_passages() == []
@@ -127,7 +132,7 @@ def test_bright_local_loads_queries_qrels_run_and_records_the_protocol(shared_da
     score = evaluate(bench.qrels, bench.first_stage, ["nDCG@10"], excluded=bench.excluded).mean["nDCG@10"]
     assert round(100 * score, 2) == 19.55
 
-    fixed = load_benchmark("bright/pony", data_dir=shared_data / "bright", qrels="fixed")
+    fixed = load_benchmark("bright/pony", data_dir=shared_data / "bright", options=BenchmarkOptions(qrels="fixed"))
     assert fixed.qrels == read_qrels(shared_data / "bright" / "qrels" / "qrels.bright-pony.fixed.txt")
     assert fixed.provenance["qrels_variant"] == "fixed" and fixed.provenance["qrels"].endswith(".fixed.txt")
 
@@ -139,12 +144,12 @@ def test_bright_local_without_run_and_with_excluded_ids(shared_data: Path, tmp_p
     run_path = tmp_path / "leetcode.trec"
     run_path.write_text("".join(f"{ex.qid} Q0 {d} {i + 1} {50 - i} x\n" for ex in examples
                                 for i, d in enumerate(sorted(ex.excluded)[:20] + list(ex.gold_ids))))
-    bench = load_benchmark("bright/leetcode", data_dir=shared_data, run=str(run_path))
+    bench = load_benchmark("bright/leetcode", data_dir=shared_data, options=BenchmarkOptions(run=str(run_path)))
     assert len(bench.excluded) == 142 and all(bench.excluded.values())
     result = evaluate(bench.qrels, bench.first_stage, ["R@100"], excluded=bench.excluded)
     assert result.mean["R@100"] == 1.0
     with pytest.raises(RankrlError, match="needs document texts"):
-        load_benchmark("bright/leetcode", data_dir=shared_data, first_stage="bm25")
+        load_benchmark("bright/leetcode", data_dir=shared_data, options=BenchmarkOptions(first_stage="bm25"))
 
 
 def _small_benchmark() -> Benchmark:
@@ -171,7 +176,7 @@ def test_local_benchmark_round_trip(tmp_path: Path) -> None:
 
 
 def test_local_benchmark_real_dl19_round_trip(shared_data: Path, tmp_path: Path) -> None:
-    bench = load_benchmark("trec-dl-2019", data_dir=shared_data, depth=30)
+    bench = load_benchmark("trec-dl-2019", data_dir=shared_data, options=BenchmarkOptions(depth=30))
     back = load_benchmark(f"local:{write_local_benchmark(bench, tmp_path / 'dl19')}")
     assert back.queries == bench.queries and back.qrels == bench.qrels
     assert {q: [d for d, _ in r] for q, r in back.first_stage.items()} == \
@@ -203,7 +208,7 @@ def test_local_benchmark_without_run_uses_bm25(tmp_path: Path) -> None:
     pytest.importorskip("bm25s")
     folder = write_local_benchmark(_small_benchmark(), tmp_path / "b")
     (folder / "run.trec").unlink()
-    bench = load_benchmark(f"local:{folder}", depth=2)
+    bench = load_benchmark(f"local:{folder}", options=BenchmarkOptions(depth=2))
     assert bench.provenance["first_stage"]["kind"] == "bm25"
     assert all(len(r) <= 2 for r in bench.first_stage.values())
 
@@ -224,7 +229,7 @@ def test_network_loaders_fail_clearly_when_not_installed(monkeypatch, name, opti
     for module in ("ir_datasets", "pyserini", "pyserini.search", "pyserini.search.lucene"):
         monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
     with pytest.raises(RankrlError, match="not installed") as info:
-        load_benchmark(name, **options)
+        load_benchmark(name, options=BenchmarkOptions(**options))
     assert words in str(info.value)
 
 
@@ -232,7 +237,7 @@ def test_bright_from_the_hub_needs_an_explicit_first_stage() -> None:
     with pytest.raises(RankrlError, match="explicit first stage.*bm25-reasoning"):
         load_benchmark("bright/biology")
     with pytest.raises(RankrlError, match="Hub has BRIGHT's original qrels only"):
-        load_benchmark("bright/biology", first_stage="bm25", qrels="fixed")
+        load_benchmark("bright/biology", options=BenchmarkOptions(first_stage="bm25", qrels="fixed"))
 
 
 def _fake_ir_datasets() -> types.ModuleType:
@@ -256,7 +261,7 @@ def _fake_ir_datasets() -> types.ModuleType:
 def test_ir_datasets_adapter_maps_queries_qrels_scoreddocs_and_texts(monkeypatch) -> None:
     fake = _fake_ir_datasets()
     monkeypatch.setitem(sys.modules, "ir_datasets", fake)
-    bench = load_benchmark("trec-dl-2019", source="ir_datasets", depth=2)
+    bench = load_benchmark("trec-dl-2019", options=BenchmarkOptions(source="ir_datasets", depth=2))
     assert fake.loaded == ["msmarco-passage/trec-dl-2019/judged"]
     assert set(bench.queries) == {"1", "2"}  # judged only
     assert bench.first_stage == {"1": [("a", 5.0), ("b", 1.0)], "2": [("c", 2.0)]}
@@ -273,7 +278,7 @@ def test_ir_datasets_errors_become_rankrl_errors(monkeypatch) -> None:
     module.load = load
     monkeypatch.setitem(sys.modules, "ir_datasets", module)
     with pytest.raises(RankrlError, match="could not load msmarco-passage/trec-dl-2020/judged.*network unreachable"):
-        load_benchmark("trec-dl-2020", source="ir_datasets")
+        load_benchmark("trec-dl-2020", options=BenchmarkOptions(source="ir_datasets"))
 
 
 def test_bright_hub_adapter_records_the_first_stage(monkeypatch, tmp_path: Path) -> None:
@@ -293,7 +298,7 @@ def test_bright_hub_adapter_records_the_first_stage(monkeypatch, tmp_path: Path)
     monkeypatch.setattr(datasets, "load_dataset", load_dataset)
     run_path = tmp_path / "run.trec"
     run_path.write_text("0 Q0 x 1 3.0 r\n0 Q0 a 2 2.0 r\n1 Q0 b 1 1.0 r\n")
-    bench = load_benchmark("bright/biology", first_stage="run", run=str(run_path), revision="abc123")
+    bench = load_benchmark("bright/biology", options=BenchmarkOptions(first_stage="run", run=str(run_path), revision="abc123"))
     assert calls == [("examples", "biology", "abc123"), ("documents", "biology", "abc123")]
     assert bench.excluded == {"0": {"x"}} and bench.qrels == {"0": {"a": 1}, "1": {"b": 1}}
     assert bench.provenance["revision"] == "abc123"
@@ -314,8 +319,8 @@ def test_bright_hub_bm25_on_the_reasoning_query(monkeypatch) -> None:
                       {"id": "c", "content": "zebra stripes"}],
     }
     monkeypatch.setattr(datasets, "load_dataset", lambda repo, config, split, revision, cache_dir: tables[config])
-    plain = load_benchmark("bright/pony", first_stage="bm25", depth=1)
-    reasoned = load_benchmark("bright/pony", first_stage="bm25-reasoning", depth=1)
+    plain = load_benchmark("bright/pony", options=BenchmarkOptions(first_stage="bm25", depth=1))
+    reasoned = load_benchmark("bright/pony", options=BenchmarkOptions(first_stage="bm25-reasoning", depth=1))
     assert plain.first_stage["0"][0][0] == "c" and reasoned.first_stage["0"][0][0] == "b"
     assert reasoned.queries["0"].text == "zebra question"  # the reranker still sees the original query
     assert plain.provenance["first_stage"]["kind"] == "bm25" and plain.provenance["first_stage"]["query"] == "original query"

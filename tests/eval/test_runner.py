@@ -12,7 +12,7 @@ from rankrl.eval.backends.base import Sampling
 from rankrl.eval.backends.oracle import OracleBackend
 from rankrl.eval.cache import CompletionCache
 from rankrl.eval.runner import RerankConfig, repeat_order, rerank_benchmark
-from rankrl.eval.strategies import build_strategy
+from rankrl.eval.strategies import StrategyOptions, build_strategy
 
 
 class Interrupted(Exception):
@@ -92,7 +92,7 @@ def test_repeats_shuffle_candidates_and_merge(dl19):
     paradigm = prompts.get_paradigm("groupwise")
     backend = OracleBackend(dl19.qrels, paradigm)
     config = RerankConfig(max_queries=2, repeats=3)
-    result = rerank_benchmark(dl19, build_strategy("groupwise", group_size=10), backend, paradigm.parse,
+    result = rerank_benchmark(dl19, build_strategy("groupwise", StrategyOptions(group_size=10)), backend, paradigm.parse,
                               _fit(paradigm), Sampling(), config, progress=False)
     assert result.stats.rounds == 1 and backend.calls == [2 * 3 * 10]  # all repeats in the same round
     assert {t["repeat"] for t in result.traces} == {0, 1, 2}
@@ -131,9 +131,10 @@ def test_missing_passage_texts_fail_before_generating(dl19):
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("top_k", 0, "--top-k"), ("repeats", 0, "--repeats"), ("merge", "max", "--merge"),
-    ("fusion", "rrf", "--fusion"), ("fusion_weight", -0.1, "--fusion-weight"), ("max_queries", 0, "--max-queries"),
+    ("top_k", 0, "^top_k must"), ("repeats", 0, "^repeats must"), ("merge", "max", "^merge must"),
+    ("fusion", "rrf", "^fusion must"), ("fusion_weight", -0.1, "^fusion_weight must"),
+    ("max_queries", 0, "^max_queries must"),
 ])
-def test_config_is_validated(field, value, message):
+def test_config_is_validated_and_errors_name_the_field(field, value, message):
     with pytest.raises(RankrlError, match=message):
         RerankConfig(**{field: value}).validate()

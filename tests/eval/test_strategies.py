@@ -7,8 +7,10 @@ import random
 
 import pytest
 
+
 from rankrl import prompts
 from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.fields import FieldError
 from rankrl.eval.backends.base import Generation, Sampling
 from rankrl.eval.backends.oracle import MALFORMED, OracleBackend, ideal_ndcg_order
 from rankrl.eval.engine import Engine
@@ -18,6 +20,7 @@ from rankrl.eval.strategies import (
     PromptMaker,
     SetwiseBubblesort,
     SetwiseHeapsort,
+    StrategyOptions,
     build_strategy,
     check_fit,
     expected_score,
@@ -49,7 +52,7 @@ def _ideal(benchmark, qids, metric="nDCG@10"):
 def test_oracle_reaches_the_ideal_ndcg10_of_the_candidates_on_dl19(dl19, name, options, rounds):
     paradigm = prompts.get_paradigm(name)
     backend = OracleBackend(dl19.qrels, paradigm)
-    result = rerank_benchmark(dl19, build_strategy(name, **options), backend, paradigm.parse, _fit(paradigm),
+    result = rerank_benchmark(dl19, build_strategy(name, StrategyOptions(**options)), backend, paradigm.parse, _fit(paradigm),
                               Sampling(), RerankConfig(), progress=False)
     qids = list(dl19.queries)
     ideal = _ideal(dl19, qids)
@@ -238,7 +241,7 @@ def test_pointwise_uses_expected_scores_when_the_backend_gives_logprobs():
     assert ranking.order == ["a", "c", "b"]  # a has the highest expectation; b and c tie: shown order
     assert ranking.scores["a"] == pytest.approx(0.9 * 7 + 0.1 * 2)
     no_lp = Engine(Graded(), paradigm.parse, Sampling(logprobs=5), progress=False)
-    plain = build_strategy("pointwise", expected_score=False)
+    plain = build_strategy("pointwise", StrategyOptions(expected_score=False))
     maker = PromptMaker("q", "query", {"a": "A", "b": "B", "c": "C"}, _fit(paradigm))
     results, _ = no_lp.run({("q", 0): plain.run(maker, ["c", "b", "a"])})
     assert results[("q", 0)].scores == {"a": 7.0, "b": 7.0, "c": 7.0}
@@ -253,13 +256,22 @@ def test_strategy_must_fit_the_paradigm():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"name": "listwise", "window": 10, "stride": 10}, "--stride"),
-    ({"name": "listwise", "window": 1}, "--window"),
-    ({"name": "setwise", "num_child": 0}, "--num-child"),
-    ({"name": "setwise", "k": 0}, "--k"),
-    ({"name": "groupwise", "group_size": 0}, "--group-size"),
+    ({"name": "listwise", "window": 10, "stride": 10}, "^stride must be"),
+    ({"name": "listwise", "window": 1}, "^window must be >= 2"),
+    ({"name": "setwise", "num_child": 0}, "^num_child must be"),
+    ({"name": "setwise", "k": 0}, "^k must be"),
+    ({"name": "groupwise", "group_size": 0}, "^group_size must be"),
     ({"name": "setwise", "sort": "quick"}, "setwise sort"),
 ])
-def test_strategy_settings_are_validated(kwargs, message):
-    with pytest.raises(RankrlError, match=message):
-        build_strategy(**kwargs)
+def test_strategy_settings_are_validated_and_errors_name_the_field(kwargs, message):
+    name = kwargs.pop("name")
+    with pytest.raises(FieldError, match=message):
+        build_strategy(name, StrategyOptions(**kwargs))
+
+
+def test_unknown_strategy_option_is_an_error_naming_it():
+    with pytest.raises(RankrlError, match="unknown strategy option.*windw.*valid options: sort"):
+        StrategyOptions.from_mapping({"windw": 5})
+    assert StrategyOptions.from_mapping({"window": 5}).window == 5
+    with pytest.raises(RankrlError, match="must be StrategyOptions"):
+        build_strategy("listwise", {"window": 5})  # type: ignore[arg-type]
