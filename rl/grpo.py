@@ -11,6 +11,10 @@
   (``rankrl/parse_failure_rate``), that are well formed (``rankrl/format_ok_rate``) and that needed repair.
 - **Sample completions**: the first ``samples_per_step`` completions of each generation batch, with their parse
   and rewards, appended to ``<output_dir>/samples.jsonl`` by the main process.
+- **Terminal and curves** (``rl/logging_callback.py``, ``rl/curves.py``): one compact line per logging step
+  instead of the raw metrics dict; ``OUTPUT_DIR/curves.png`` at every save and at the end; metrics that are all
+  NaN in a logging step (a reward returning None throughout) are dropped rather than logged as ``None``;
+  ``log_completions`` prints at most ``num_completions_to_print`` (default here 3) samples per logging step.
 - **Pointwise groups** (``_get_train_sampler``): a listwise-derived pointwise reward compares the passages of a
   query, so the rows of a group must reach the reward together; the sampler shuffles whole groups.
 """
@@ -27,6 +31,11 @@ from trl import GRPOTrainer
 from trl.trainer.utils import RepeatSampler, nanstd
 
 from rankrl.rewards.columns import completion_text
+from rankrl.rl.curves import make_callback as make_curves_callback
+from rankrl.rl.logging_callback import drop_empty_metrics, install_compact_logging
+
+COMPLETIONS_PRINTED = 3
+"""Samples ``log_completions`` prints per logging step unless ``num_completions_to_print`` says otherwise."""
 
 
 class GroupedRepeatSampler(RepeatSampler):
@@ -78,7 +87,12 @@ class RankrlGRPOTrainer(GRPOTrainer):
         self._card_tags = list(card_tags or [])
         self._card_dataset = card_dataset
         self._rankrl_batch: dict[str, Any] = {}
+        config = kwargs.get("args")
+        if config is not None and config.log_completions and config.num_completions_to_print is None:
+            config.num_completions_to_print = COMPLETIONS_PRINTED  # TRL prints the whole batch otherwise
         super().__init__(*args, **kwargs)
+        install_compact_logging(self)
+        self.add_callback(make_curves_callback(title=os.path.basename(os.path.normpath(self.args.output_dir))))
         # The rewards built together share one parse cache (rewards.build_rewards); reading the parse statistics
         # through it costs no second parse of each completion.
         shared = next((f.parser for f in self.reward_funcs if getattr(f, "parser", None) is not None), None)
@@ -173,6 +187,11 @@ class RankrlGRPOTrainer(GRPOTrainer):
                     "zero_variance_group": bool(zero[i]),
                 }
                 handle.write(json.dumps(record, default=str) + "\n")
+
+    # -- logging --------------------------------------------------------------------------------------------
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        drop_empty_metrics(self._metrics["train" if self.model.training else "eval"])
+        super().log({k: v for k, v in logs.items() if v is not None}, start_time)
 
     # -- model card -----------------------------------------------------------------------------------------
     def create_model_card(self, model_name=None, dataset_name=None, tags=None):

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import ConfigError, DataFormatError, RankrlError
-from rankrl.rl.checkpoint import _version, guard_checkpoint_loading, resume_checkpoint
+from rankrl.rl.checkpoint import _version, guard_checkpoint_loading
+from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
 from rankrl.rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
 from rankrl.core.metadata import write_metadata
 
@@ -43,6 +44,12 @@ class SFTScriptArguments:
     max_train_rows: int | None = field(default=None, metadata={"help": "keep only the first N traces"})
     merge_lora: bool = field(default=False, metadata={"help": "with use_peft: also save merged weights"})
     dry_run: bool = field(default=False, metadata={"help": "validate and prepare the data, then stop"})
+    resume_policy: str = field(
+        default="check",
+        metadata={"help": "rerun into an output_dir whose run used other settings: 'check' refuses with the list "
+                  "of changed fields, 'continue' resumes with the new settings, 'fresh' moves the previous run to "
+                  "output_dir/previous-run-<time>/ and starts from step 0"},
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -70,22 +77,33 @@ def main(argv: list[str]) -> int:
     )
     if script.dry_run:
         return 0
-    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, paradigm.name,
-                                   warn=lambda message: _say(f"warning: {message}"))
     meta = sft_metadata(paradigm, script, args, model_args, stats)
-    trainer = make_sft_trainer(args, model_args, tokenizer, dataset, meta)
-    guard_checkpoint_loading(trainer, checkpoint)
-    trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model(args.output_dir)
-    if trainer.is_world_process_zero():
-        write_metadata(args.output_dir, {**meta, "step": trainer.state.global_step})
-        trainer.create_model_card(model_name=Path(args.output_dir).name, tags=["rankrl", "reranker", paradigm.name])
-        if model_args.use_peft and script.merge_lora:
-            from rankrl.rl.train import merge_adapter
+    main_process = os.environ.get("RANK", "0") == "0"
+    # finished run / changed settings / interrupted run: rl/resume.py (the resume policy)
+    plan = plan_resume(args.output_dir, args.resume_from_checkpoint, paradigm.name, meta, args.max_steps,
+                       script.resume_policy, warn=lambda message: _say(f"warning: {message}"))
+    if plan.finished:
+        _say(plan.finished)
+        return 0
+    with writing(args.output_dir, main_process):  # folder lock, full disk -> exit 2, umask permissions
+        if main_process:
+            prepare(plan, _say)
+        trainer = make_sft_trainer(args, model_args, tokenizer, dataset, meta)
+        guard_checkpoint_loading(trainer, plan.checkpoint)
+        if plan.checkpoint:
+            _say(f"resuming from {plan.checkpoint}")
+        train_or_finish(trainer, plan, _say)
+        trainer.save_model(args.output_dir)
+        if trainer.is_world_process_zero():
+            write_metadata(args.output_dir, {**meta, "step": trainer.state.global_step})
+            trainer.create_model_card(model_name=Path(args.output_dir).name,
+                                      tags=["rankrl", "reranker", paradigm.name])
+            if model_args.use_peft and script.merge_lora:
+                from rankrl.rl.train import merge_adapter
 
-            merged = merge_adapter(args.output_dir, tokenizer)
-            write_metadata(merged, {**meta, "step": trainer.state.global_step, "adapter": False})
-        _say(f"saved {args.output_dir} (step {trainer.state.global_step})")
+                merged = merge_adapter(args.output_dir, tokenizer)
+                write_metadata(merged, {**meta, "step": trainer.state.global_step, "adapter": False})
+            _say(f"saved {args.output_dir} (step {trainer.state.global_step})")
     return 0
 
 
@@ -107,6 +125,9 @@ def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool 
         paradigm_from_script(script)
     except RankrlError as err:
         problems.append(str(err))
+    from rankrl.rl.resume import check_policy
+
+    problems += check_policy(script.resume_policy)
     if script.max_prompt_tokens and args.max_length and script.max_prompt_tokens >= args.max_length:
         problems.append(
             f"max_prompt_tokens ({script.max_prompt_tokens}) leaves no room for the completion within max_length "
@@ -245,14 +266,19 @@ def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, m
     quantization = get_quantization_config(model_args)
     if quantization is not None:
         args.model_init_kwargs["quantization_config"] = quantization
-    return SFTTrainer(
+    from rankrl.rl.curves import make_callback
+    from rankrl.rl.logging_callback import install_compact_logging
+
+    trainer = SFTTrainer(
         model=model_args.model_name_or_path,
         args=args,
         train_dataset=dataset,
         processing_class=tokenizer,
         peft_config=get_peft_config(model_args),
-        callbacks=[MetadataCallback(meta)],
+        callbacks=[MetadataCallback(meta), make_callback(title=Path(args.output_dir).name)],
     )
+    install_compact_logging(trainer)  # one line per logging step (rl/logging_callback.py)
+    return trainer
 
 
 def _say(message: str) -> None:
