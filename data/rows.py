@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from rankrl.core.atomic import clean_stale_staging, make_staging, release_staging, storage_errors
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.data.elimination_rows import elimination_steps
@@ -91,27 +90,24 @@ class RowsConfig:
     paradigm_options: dict[str, Any] = field(default_factory=dict)
 
     def validate(self, has_tokenizer: bool) -> None:
-        from rankrl.prompts import ALL_PARADIGMS
+        """Errors name the field (``FieldError``); the paradigm and template must exist."""
+        from rankrl.core.fields import FieldError
 
-        if self.paradigm not in ALL_PARADIGMS:
-            raise RankrlError(f"unknown paradigm {self.paradigm!r}; valid choices: {', '.join(ALL_PARADIGMS)}")
+        _paradigm(self)  # unknown paradigm or template: a RankrlError listing the valid ones
         for name in ("group_size", "top_n", "groups_per_query"):
             if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise FieldError(name, f"must be >= 1, got {getattr(self, name)}")
         if self.require_negative and self.group_size < 2:
-            raise ConfigError(
-                "group_size must be >= 2 when each group needs a relevant and a non-relevant passage"
-            )
+            raise FieldError("group_size", "must be >= 2 when each group needs a relevant and a non-relevant "
+                                           "passage")
         if self.top_n < self.group_size:
-            raise ConfigError(f"top_n ({self.top_n}) must be >= group_size ({self.group_size})")
+            raise FieldError("top_n", f"({self.top_n}) must be >= group_size ({self.group_size})")
         for name in ("max_prompt_tokens", "max_passage_tokens", "max_passage_chars"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"{name} must be >= 1, got {value}")
+                raise FieldError(name, f"must be >= 1, got {value}")
         if not has_tokenizer and self.max_prompt_tokens:
-            raise ConfigError(
-                "max_prompt_tokens needs a tokenizer (--tokenizer PATH) to measure the chat prompt"
-            )
+            raise FieldError("max_prompt_tokens", "needs a tokenizer to measure the chat prompt")
 
 
 @dataclass
@@ -247,6 +243,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(paradigm: Any, tokenizer: Any, config: RowsConfig) -> None:
+    from rankrl.core.process import die_with_parent
+
+    die_with_parent()  # a killed `data build` must not leave its workers running (core/process.py)
     _WORKER.update(paradigm=paradigm, tokenizer=tokenizer, config=config)
 
 
@@ -292,9 +291,10 @@ def _render_chunk(
 
 def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collector) -> Iterator[_Job]:
     """Sample every query's groups (cheap, in this process) and count the group statistics."""
-    pointwise = config.paradigm == "pointwise"
+    paradigm = _paradigm(config)
+    pointwise = paradigm.one_passage_per_prompt  # one row per passage of the group
     # A paradigm that answers one step of a group at a time (elimination) trains on every step of the group.
-    stepwise = bool(getattr(_paradigm(config), "rows_are_steps", False))
+    stepwise = bool(getattr(paradigm, "rows_are_steps", False))
     seen: set[str] = set()
     for item in pools:
         collector.queries += 1
@@ -451,43 +451,25 @@ def benchmark_pools(benchmark: Benchmark, top_n: int) -> Iterator[Pool | Skip]:
 
 def rows_from_benchmark(
     benchmark: Benchmark,
-    paradigm: str,
+    config: RowsConfig,
     *,
-    group_size: int = 20,
-    top_n: int = 100,
-    groups_per_query: int = 1,
-    require_negative: bool = True,
-    rel_threshold: int = 1,
-    seed: int = 0,
     tokenizer: Any = None,
-    max_prompt_tokens: int | None = None,
-    max_passage_tokens: int | None = None,
-    max_passage_chars: int | None = None,
-    template: str | None = None,
-    paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
     num_proc: int = 1,
     as_dataset: bool = False,
 ) -> RowsResult:
-    """Rows from any benchmark: groups drawn from each judged query's first-stage top-``top_n``."""
-    config = RowsConfig(
-        paradigm,
-        group_size,
-        top_n,
-        groups_per_query,
-        require_negative,
-        rel_threshold,
-        seed,
-        max_prompt_tokens,
-        max_passage_tokens,
-        max_passage_chars,
-        template,
-        dict(paradigm_options or {}),
-    )
+    """Rows from any benchmark: groups drawn from each judged query's first-stage top-``config.top_n``."""
+    _check_config(config)
     source = {"kind": "benchmark", "name": benchmark.name, "provenance": _jsonable(benchmark.provenance)}
     return _collect(
-        benchmark_pools(benchmark, top_n), config, tokenizer, source, show_progress, num_proc, as_dataset
+        benchmark_pools(benchmark, config.top_n), config, tokenizer, source, show_progress, num_proc, as_dataset
     )
+
+
+def _check_config(config: Any) -> None:
+    if not isinstance(config, RowsConfig):
+        raise ConfigError(f"rows config must be a RowsConfig, got {type(config).__name__} (RowsConfig(paradigm, "
+                          f"group_size=..., ...), or data.sources.RowsSource(...).rows_config())")
 
 
 def rankgpt_benchmark(candidates_path: str | Path, qrels_path: str | Path) -> Benchmark:
@@ -508,10 +490,18 @@ def rankgpt_benchmark(candidates_path: str | Path, qrels_path: str | Path) -> Be
 
 
 def rows_from_rankgpt(
-    candidates_path: str | Path, qrels_path: str | Path, paradigm: str, **options: Any
+    candidates_path: str | Path,
+    qrels_path: str | Path,
+    config: RowsConfig,
+    *,
+    tokenizer: Any = None,
+    show_progress: bool = False,
+    num_proc: int = 1,
+    as_dataset: bool = False,
 ) -> RowsResult:
-    """Rows from RankGPT-format candidates + qrels (same options as ``rows_from_benchmark``)."""
-    result = rows_from_benchmark(rankgpt_benchmark(candidates_path, qrels_path), paradigm, **options)
+    """Rows from RankGPT-format candidates + qrels (groups as ``rows_from_benchmark``)."""
+    result = rows_from_benchmark(rankgpt_benchmark(candidates_path, qrels_path), config, tokenizer=tokenizer,
+                                 show_progress=show_progress, num_proc=num_proc, as_dataset=as_dataset)
     result.stats["source"] = {"kind": "rankgpt", "candidates": str(candidates_path), "qrels": str(qrels_path)}
     return result
 
@@ -533,53 +523,38 @@ def tevatron_pools(examples: Iterable[Any], top_n: int, positives_per_group: int
 
 def rows_from_tevatron(
     examples: Iterable[Any] | str | Path,
-    paradigm: str,
+    config: RowsConfig,
     *,
-    group_size: int = 20,
-    top_n: int = 100,
-    groups_per_query: int = 1,
     positives_per_group: int = 1,
     limit: int | None = None,
-    seed: int = 0,
     tokenizer: Any = None,
-    max_prompt_tokens: int | None = None,
-    max_passage_tokens: int | None = None,
-    max_passage_chars: int | None = None,
-    template: str | None = None,
-    paradigm_options: dict[str, Any] | None = None,
     show_progress: bool = False,
     num_proc: int = 1,
     as_dataset: bool = False,
 ) -> RowsResult:
     """Rows from Tevatron examples (or a local Tevatron file): ``positives_per_group`` positives + negatives.
 
-    ``top_n`` caps the negatives considered per query (in file order: Tevatron lists BM25 hard negatives
-    first-stage order); ``limit`` caps the number of queries read.
+    ``config.top_n`` caps the negatives considered per query (in file order: Tevatron lists BM25 hard negatives
+    first-stage order); ``limit`` caps the number of queries read. Groups always hold a negative and grade 1 is
+    relevant (Tevatron's positives), whatever ``config`` says.
     """
-    if not 1 <= positives_per_group < group_size:
-        raise ConfigError(f"positives_per_group must be in [1, group_size), got {positives_per_group}")
+    from dataclasses import replace
+
+    from rankrl.core.fields import FieldError
+
+    _check_config(config)
+    if not 1 <= positives_per_group < config.group_size:
+        raise FieldError("positives_per_group", f"must be in [1, group_size), got {positives_per_group}")
     if limit is not None and limit < 1:
-        raise ConfigError(f"limit must be >= 1, got {limit}")
+        raise FieldError("source_limit", f"must be >= 1, got {limit}")
+    config = replace(config, require_negative=True, rel_threshold=1)
+    top_n = config.top_n
     source: dict[str, Any] = {"kind": "tevatron", "positives_per_group": positives_per_group, "limit": limit}
     if isinstance(examples, (str, Path)):
         from rankrl.data.tevatron import iter_tevatron
 
         source["file"] = str(examples)
         examples = iter_tevatron(examples)
-    config = RowsConfig(
-        paradigm,
-        group_size,
-        top_n,
-        groups_per_query,
-        True,
-        1,
-        seed,
-        max_prompt_tokens,
-        max_passage_tokens,
-        max_passage_chars,
-        template,
-        dict(paradigm_options or {}),
-    )
     examples = _limited(examples, limit)
     return _collect(
         tevatron_pools(examples, top_n, positives_per_group),

@@ -17,6 +17,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
+from rankrl.core.atomic import apply_umask
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.core.metadata import read_metadata, write_metadata
 
@@ -90,6 +91,7 @@ def _metadata_callback_class() -> type:
                 card = Path(args.output_dir) / "README.md"
                 if card.is_file() and not (folder / "README.md").exists():
                     shutil.copyfile(card, folder / "README.md")
+                apply_umask(folder)  # safetensors writes the weights 0600: readable as the umask says instead
             return control
 
     MetadataCallback.__module__ = __name__

@@ -107,6 +107,12 @@ class ScriptArguments:
     dry_run: bool = field(
         default=False, metadata={"help": "validate the recipe and build the rows, then stop (no model loaded)"}
     )
+    resume_policy: str = field(
+        default="check",
+        metadata={"help": "rerun into an output_dir whose run used other settings: 'check' refuses with the list "
+                  "of changed fields, 'continue' resumes with the new settings (recorded in rankrl.json), 'fresh' "
+                  "moves the previous run to output_dir/previous-run-<time>/ and starts from step 0"},
+    )
 
     def reward_specs(self) -> list[dict[str, Any]]:
         """The rewards as ``build_rewards`` specs; the paradigm's defaults when none are given."""
@@ -350,6 +356,9 @@ def validate(
     problems += _check_prompts_and_rewards(script)
     if script.zero_variance not in ZERO_VARIANCE_POLICIES:
         problems.append(f"zero_variance must be one of {', '.join(ZERO_VARIANCE_POLICIES)}, got {script.zero_variance!r}")
+    from rankrl.rl.resume import check_policy
+
+    problems += check_policy(script.resume_policy)
     if script.samples_per_step < 0:
         problems.append(f"samples_per_step must be >= 0, got {script.samples_per_step}")
     if script.max_train_rows is not None and script.max_train_rows < 1:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import ConfigError, RankrlError
-from rankrl.rl.checkpoint import guard_checkpoint_loading, resume_checkpoint, training_metadata
+from rankrl.rl.checkpoint import guard_checkpoint_loading, training_metadata
+from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
 from rankrl.rl.config import check_context, paradigm_from_script, parse_args, validate
 from rankrl.core.metadata import write_metadata
 from rankrl.rl.rows_source import TrainRows, build_train_rows
@@ -50,15 +51,22 @@ def main(argv: list[str]) -> int:
 
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError("use_vllm is set but vLLM is not installed: pip install 'rankrl[vllm]' (GPU only)")
-    checkpoint = resume_checkpoint(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name,
-                                   warn=lambda message: _say(f"warning: {message}"))
     meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
-    trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
-    guard_checkpoint_loading(trainer, checkpoint)
-    if checkpoint:
-        _say(f"resuming from {checkpoint}")
-    trainer.train(resume_from_checkpoint=checkpoint)
-    save_final(trainer, script, model_args, tokenizer, meta)
+    # finished run / changed settings / interrupted run: rl/resume.py (the resume policy)
+    plan = plan_resume(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name, meta, args.max_steps,
+                       script.resume_policy, warn=lambda message: _say(f"warning: {message}"))
+    if plan.finished:
+        _say(plan.finished)
+        return 0
+    with writing(args.output_dir, _is_main()):  # folder lock, full disk -> exit 2, umask permissions
+        if _is_main():
+            prepare(plan, _say)
+        trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
+        guard_checkpoint_loading(trainer, plan.checkpoint)
+        if plan.checkpoint:
+            _say(f"resuming from {plan.checkpoint}")
+        train_or_finish(trainer, plan, _say)
+        save_final(trainer, script, model_args, tokenizer, meta)
     return 0
 
 
