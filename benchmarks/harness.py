@@ -50,6 +50,7 @@ STRATEGIES = [
     ("listwise window 20 / stride 10", "listwise", {}),
     ("pointwise (every candidate)", "pointwise", {}),
     ("groupwise (groups of 20)", "groupwise", {}),
+    ("elimination top-20 (19 rounds)", "elimination", {"group_size": 20}),  # IRanker: n-1 rounds of n..2 passages
 ]
 
 WORDS = ["river", "city", "music", "history", "science", "ocean", "animal", "planet", "energy", "health", "law", "sport", "water", "computer", "language", "food", "travel", "market", "disease", "climate", "protein", "engine", "bridge", "garden", "painting", "novel", "battery", "volcano", "galaxy", "vaccine", "currency", "the", "of", "and", "to", "in", "is", "for", "with", "on", "that", "which", "what", "how"]
