@@ -297,6 +297,10 @@ def prepare(config: EvalConfig, *, backend: Any = None, command: str | None = No
         chat_template_kwargs=config.template_kwargs(), tensor_parallel_size=config.tensor_parallel_size,
         max_model_len=config.max_model_len, gpu_memory_utilization=config.gpu_memory_utilization,
         enforce_eager=config.enforce_eager, seed=config.seed)
+    if config.no_progress:  # transformers' loading bar too (eval/progress.py)
+        from rankrl.eval.progress import silence_library_bars
+
+        silence_library_bars()
     t0 = time.perf_counter()
     if backend is None:
         backend = build_backend(config.backend, config.model, backend_options)

@@ -37,7 +37,9 @@ def _arg(group: Any, flag: str, dest: str | None = None, **kwargs: Any) -> None:
         kwargs.setdefault("default", field_default(dest))
     if dest != flag.lstrip("-").replace("-", "_"):
         kwargs["dest"] = dest
-    group.add_argument(flag, **kwargs)
+    # Both spellings, as `rankrl train` (Hugging Face's parser) accepts them: --max-queries and --max_queries.
+    flags = [flag] + ([flag[:2] + flag[2:].replace("-", "_")] if "-" in flag[2:] else [])
+    group.add_argument(*flags, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:

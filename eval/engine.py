@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from rankrl.core.errors import RankrlError
 from rankrl.eval.backends.base import Backend, Generation, Prompt, Sampling
+from rankrl.eval.progress import Plan
 from rankrl.eval.cache import CompletionCache, cache_key, sampling_blob, storable  # storable: no lone surrogates
 from rankrl.prompts.base import Parsed
 
@@ -115,8 +116,11 @@ class Engine:
         self.on_trace = on_trace
 
     def run(self, tasks: Mapping[Hashable, StrategyRun], qid_of: Callable[[Hashable], str] | None = None,
-            ) -> tuple[dict[Hashable, Ranking], EngineStats]:
-        """Run every task to completion. ``qid_of`` maps a task key to its query id (default: ``key[0]``)."""
+            plan: Plan | None = None) -> tuple[dict[Hashable, Ranking], EngineStats]:
+        """Run every task to completion. ``qid_of`` maps a task key to its query id (default: ``key[0]``).
+
+        ``plan`` (``eval.progress.combine`` of the strategies' plans) gives the progress bars their totals and so a
+        time estimate; an inexact plan (setwise heapsort) is an upper bound, labelled as such."""
         qid_of = qid_of or (lambda key: key[0] if isinstance(key, tuple) else str(key))
         stats = EngineStats()
         start = time.perf_counter()
@@ -124,8 +128,11 @@ class Engine:
         pending: dict[Hashable, list[Prompt]] = {}
         for key, machine in tasks.items():
             self._advance(key, machine, None, pending, results)
-        rounds_bar = tqdm(desc="rounds", unit="round", disable=not self.progress, file=sys.stderr, position=0)
-        prompts_bar = tqdm(desc="prompts", unit="prompt", disable=not self.progress, file=sys.stderr, position=1)
+        bound = "" if plan is None or plan.exact else " (at most)"
+        rounds_bar = tqdm(desc=f"rounds{bound}", unit="round", total=plan.rounds if plan else None,
+                          disable=not self.progress, file=sys.stderr, position=0)
+        prompts_bar = tqdm(desc=f"prompts{bound}", unit="prompt", total=plan.prompts if plan else None,
+                           disable=not self.progress, file=sys.stderr, position=1)
         try:
             while pending:
                 stats.rounds += 1
@@ -142,8 +149,11 @@ class Engine:
                             self.on_trace(trace_record(key, stats.rounds, response))
                     self._advance(key, tasks[key], answered, pending, results)
         finally:
-            prompts_bar.close()
-            rounds_bar.close()
+            for bar in (prompts_bar, rounds_bar):
+                if bar.total is not None and bar.n < bar.total and not pending:  # an upper bound not reached
+                    bar.total = bar.n
+                    bar.refresh()
+                bar.close()
         stats.wall_seconds = time.perf_counter() - start
         return results, stats
 

@@ -19,6 +19,7 @@ from rankrl.core.fields import FieldError
 from rankrl.data.records import Benchmark, Run
 from rankrl.eval.backends.base import Backend, Sampling
 from rankrl.eval.cache import CompletionCache
+from rankrl.eval.progress import combine
 from rankrl.eval.engine import Engine, EngineStats, Ranking
 from rankrl.eval.fusion import FUSIONS, MERGES, Merged, fuse, merge_repeats
 from rankrl.eval.metrics import DEFAULT_METRICS, Evaluation, evaluate
@@ -118,7 +119,8 @@ def rerank_benchmark(benchmark: Benchmark, strategy: Strategy, backend: Backend,
             tasks[(qid, r)] = strategy.run(maker, repeat_order(candidates[qid], qid, r, config.seed))
     traces: list[dict[str, Any]] = []
     engine = Engine(backend, parse, sampling, cache=cache, progress=progress, on_trace=traces.append)
-    rankings, stats = engine.run(tasks)
+    plans = [strategy.plan(len(candidates[qid])) for qid, _ in tasks] if hasattr(strategy, "plan") else []
+    rankings, stats = engine.run(tasks, plan=combine(plans))  # bar totals and ETA (eval/progress.py)
     run: Run = {}
     merged_by_qid: dict[str, Merged] = {}
     for qid in qids:

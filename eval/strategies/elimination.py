@@ -19,6 +19,7 @@ from typing import Any
 
 from rankrl.core.errors import ConfigError
 from rankrl.eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.progress import Plan
 from rankrl.eval.strategies.base import PromptMaker
 
 
@@ -44,6 +45,11 @@ class Elimination:
 
     def settings(self) -> dict[str, Any]:
         return {"strategy": self.name, "depth": self.depth}
+
+    def plan(self, n: int) -> Plan:
+        """Exact: one prompt per eliminated candidate, one after the other (eval/progress.py)."""
+        calls = max(min(n, self.depth) - 1, 0)
+        return Plan(rounds=calls, prompts=calls)
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         remaining = list(docids[: self.depth])

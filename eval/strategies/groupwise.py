@@ -14,6 +14,7 @@ from typing import Any
 
 from rankrl.core.fields import FieldError
 from rankrl.eval.engine import Ranking, StrategyRun
+from rankrl.eval.progress import Plan
 from rankrl.eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
 
 
@@ -29,6 +30,10 @@ class Groupwise:
 
     def settings(self) -> dict[str, Any]:
         return {"strategy": "groupwise", "group_size": self.group_size}
+
+    def plan(self, n: int) -> Plan:
+        """Exact: one round, one prompt per group (eval/progress.py)."""
+        return Plan(rounds=1 if n else 0, prompts=-(-n // self.group_size))
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         if not docids:

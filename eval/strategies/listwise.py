@@ -21,6 +21,7 @@ from typing import Any
 
 from rankrl.core.fields import FieldError
 from rankrl.eval.engine import Ranking, StrategyRun
+from rankrl.eval.progress import Plan
 from rankrl.eval.strategies.base import PromptMaker
 
 
@@ -66,6 +67,11 @@ class ListwiseSlidingWindow:
         if self.first_token:
             out["scoring"] = "first-token"
         return out
+
+    def plan(self, n: int) -> Plan:
+        """Exact: the windows do not depend on the answers (eval/progress.py)."""
+        calls = self.passes * len(windows(n, self.window, self.stride)) if n >= 2 else 0
+        return Plan(rounds=calls, prompts=calls)
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         arr = list(docids)

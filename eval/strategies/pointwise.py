@@ -23,6 +23,7 @@ from typing import Any
 
 from rankrl.core.errors import ConfigError
 from rankrl.eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.progress import Plan
 from rankrl.eval.strategies.base import PromptMaker, fill_missing, ranking_from_scores
 
 _WORDS = {"true": 1.0, "yes": 1.0, "false": 0.0, "no": 0.0}
@@ -134,6 +135,10 @@ class Pointwise:
             if value is not None:
                 return value
         return float(parsed.value)
+
+    def plan(self, n: int) -> Plan:
+        """Exact: one round, one prompt per candidate (eval/progress.py)."""
+        return Plan(rounds=1 if n else 0, prompts=n)
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         if not docids:

@@ -33,6 +33,7 @@ from typing import Any
 
 from rankrl.core.fields import FieldError
 from rankrl.eval.engine import Ranking, Response, StrategyRun
+from rankrl.eval.progress import Plan
 from rankrl.eval.strategies.base import PromptMaker, lockstep
 
 
@@ -109,6 +110,26 @@ class _SetwiseSort:
 class SetwiseHeapsort(_SetwiseSort):
     sort: str = "heapsort"
 
+    def plan(self, n: int) -> Plan:
+        """An upper bound (a sift stops as soon as the parent wins): heapify level by level in lockstep, each
+        node sifting at most to the bottom, then k-1 sifts from the root (eval/progress.py)."""
+        c = self.num_child
+
+        def depth(i: int) -> int:
+            d = 0
+            while i > 0:
+                i, d = (i - 1) // c, d + 1
+            return d
+
+        if n < 2:
+            return Plan(0, 0)
+        height = depth(n - 1)
+        internal = [i for i in range(n) if c * i + 1 < n]
+        levels = {depth(i) for i in internal}
+        rounds = sum(height - d for d in levels) + (min(self.k, n - 1) - 1) * height
+        prompts = sum(height - depth(i) for i in internal) + (min(self.k, n - 1) - 1) * height
+        return Plan(rounds=rounds, prompts=prompts * self.permutations, exact=False)
+
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         arr = list(docids)
         n, c = len(arr), self.num_child
@@ -155,6 +176,17 @@ class SetwiseHeapsort(_SetwiseSort):
 @dataclass
 class SetwiseBubblesort(_SetwiseSort):
     sort: str = "bubblesort"
+
+    def plan(self, n: int) -> Plan:
+        """Exact: the windows of each pass do not depend on the answers (eval/progress.py)."""
+        size, calls = self.num_child + 1, 0
+        for i in range(min(self.k, n - 1)):
+            start = max(n - size, i)
+            calls += 1
+            while start != i:
+                start = max(start - self.num_child, i)
+                calls += 1
+        return Plan(rounds=calls, prompts=calls * self.permutations)
 
     def run(self, make_prompt: PromptMaker, docids: list[str]) -> StrategyRun:
         arr = list(docids)
