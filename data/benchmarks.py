@@ -224,7 +224,7 @@ def _trec_dl_local(name: str, data_dir: Path, options: Mapping[str, Any]) -> Ben
         if not paths[key].is_file():
             raise RankrlError(f"benchmark {name}: {paths[key]} not found. Get {files[key]} from "
                               f"https://github.com/castorini/anserini-tools ({key}/ folder), or load with "
-                              f"source='ir_datasets' (pip install 'rankrl[ir]').")
+                              f"source='ir_datasets' (pip install -e '.[ir]' from the rankrl clone).")
     qrels = read_qrels(paths["qrels"])
     queries = read_topics(paths["topics"])
     provenance: dict[str, Any] = {"source": "local", "folder": str(folder), "qrels": str(paths["qrels"]),
@@ -260,7 +260,7 @@ def _trec_dl_local(name: str, data_dir: Path, options: Mapping[str, Any]) -> Ben
             f"JSONL with passage texts, from the castorini/rank_llm_data dataset on the Hugging Face Hub, "
             f"folder retrieve_results/BM25/). Or pass run=PATH (any TREC run) and corpus=PATH "
             f"(JSONL passages), pass corpus=PATH alone to compute BM25, or load with source='ir_datasets' "
-            f"(pip install 'rankrl[ir]') or source='pyserini' (pip install pyserini; needs Java 21).")
+            f"(pip install -e '.[ir]' from the rankrl clone) or source='pyserini' (pip install pyserini; needs Java 21).")
     queries, run = _restrict(name, queries, qrels, _truncate(run, depth))
     provenance["passages"] = (_passages_note(run, passages) if passages else
                               f"missing: no passage texts (neither {files['candidates']} nor "
@@ -282,7 +282,7 @@ def _import_optional(module: str, install: str, purpose: str) -> Any:
 
 def _trec_dl_ir_datasets(name: str, options: Mapping[str, Any]) -> Benchmark:
     depth = _depth(options)
-    ir_datasets = _import_optional("ir_datasets", "pip install 'rankrl[ir]'  (or: pip install ir_datasets)",
+    ir_datasets = _import_optional("ir_datasets", "pip install -e '.[ir]' from the rankrl clone (or: pip install ir_datasets)",
                                    f"loading {name} from ir_datasets")
     ds_id = _IR_DATASETS_IDS[name]
     try:

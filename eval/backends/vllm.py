@@ -1,6 +1,6 @@
 """vLLM offline-engine backend: ``LLM.chat`` with one ``SamplingParams`` per prompt.
 
-vLLM is an optional extra (``pip install 'rankrl[vllm]'``, CUDA wheels) imported only when this backend is built.
+vLLM is an optional extra (``pip install -e '.[vllm]'``, CUDA wheels) imported only when this backend is built.
 Each prompt gets its own sampling seed derived from (seed, prompt hash), so a sampled completion does not depend
 on which batch it lands in: a resumed evaluation regenerates exactly what an uninterrupted one would have.
 A LoRA adapter (a peft folder) is served through ``LoRARequest`` on the base model.
@@ -40,7 +40,7 @@ def vllm_available() -> bool:
 
 def require_vllm() -> None:
     if not vllm_available():
-        raise RankrlError("--backend vllm needs the vllm package: pip install 'rankrl[vllm]' (CUDA GPUs; for a "
+        raise RankrlError("--backend vllm needs the vllm package: pip install -e '.[vllm]' (CUDA GPUs; for a "
                           "CPU test environment see 'make test-vllm' in docs/evaluation.md), or use --backend hf")
 
 
