@@ -6,7 +6,7 @@ import pytest
 
 from rankrl.data.elimination_rows import elimination_order, elimination_steps
 from rankrl.data.records import Benchmark, Passage, Query
-from rankrl.data.rows import rows_from_benchmark
+from rankrl.data.rows import RowsConfig, rows_from_benchmark
 
 
 def test_order_and_steps_by_hand():
@@ -24,7 +24,7 @@ def test_rows_for_the_elimination_paradigm_are_steps():
         name="toy", queries={"q1": Query("q1", "which passage")}, passages=passages,
         qrels={"q1": {"p0": 2, "p3": 1}}, first_stage={"q1": [(f"p{i}", 10.0 - i) for i in range(6)]}, excluded={},
     )
-    result = rows_from_benchmark(bench, "elimination", group_size=4, top_n=6, seed=0)
+    result = rows_from_benchmark(bench, RowsConfig(paradigm="elimination", group_size=4, top_n=6, seed=0))
     rows = result.rows
     assert [len(r["docids"]) for r in rows] == [4, 3, 2]
     first = rows[0]
