@@ -16,69 +16,23 @@ from typing import Any
 import yaml
 
 from rankrl.core.errors import ConfigError, RankrlError
-from rankrl.rl.recipe import Recipe, read_recipe
+from rankrl.data.sources import RowsSource
+from rankrl.rl.recipe import Recipe, check_types, read_recipe
 
-DATA_SOURCE_KINDS = ("synthetic", "benchmark", "tevatron", "rankgpt")
 ZERO_VARIANCE_POLICIES = ("keep", "drop")
 
-# Rewards used when a recipe names none: the paradigm's published main signal plus a small format term.
-DEFAULT_REWARDS: dict[str, list[dict[str, Any]]] = {
-    "setwise": [{"name": "setwise_choice", "weight": 1.0}],
-    "listwise": [{"name": "listwise_ndcg", "weight": 1.0, "k": 10}, {"name": "format", "weight": 0.1}],
-    "pointwise": [{"name": "pointwise_listwise", "weight": 1.0}, {"name": "format", "weight": 0.1}],
-    "groupwise": [
-        {"name": "groupwise_ndcg", "weight": 1.0, "k": 10},
-        {"name": "distributional", "weight": 0.5},
-        {"name": "format", "weight": 0.1},
-    ],
-}
-
-
 @dataclass
-class ScriptArguments:
-    """rankrl's own training fields (names chosen not to clash with ``GRPOConfig``/``ModelConfig``)."""
+class ScriptArguments(RowsSource):
+    """rankrl's own training fields (names chosen not to clash with ``GRPOConfig``/``ModelConfig``).
 
-    # --- data source: a built dataset, or builder arguments --------------------------------------------
+    The data source, group and prompt fields are inherited from ``data.sources.RowsSource``: the same names as
+    ``rankrl data build``'s flags, checked and dispatched by the same code."""
+
     dataset_dir: str | None = field(
-        default=None, metadata={"help": "rows saved by `rankrl data build` (datasets.save_to_disk folder)"}
+        default=None, metadata={"help": "rows saved by `rankrl data build` (datasets.save_to_disk folder); instead "
+                                        "of data_source"}
     )
-    data_source: str | None = field(
-        default=None,
-        metadata={
-            "help": "build rows at start-up instead: 'synthetic', 'benchmark:NAME' (trec-dl-2019, local:DIR, "
-            "bright/<domain>), 'tevatron:FILE' or 'tevatron:hf', 'rankgpt:FILE' (with rankgpt_qrels)"
-        },
-    )
-    benchmark_dir: str | None = field(default=None, metadata={"help": "benchmark: folder of its local files"})
-    rankgpt_qrels: str | None = field(default=None, metadata={"help": "rankgpt: TREC qrels file"})
-    tevatron_hf_dataset: str | None = field(default=None, metadata={"help": "tevatron:hf dataset repository"})
-    tevatron_hf_revision: str | None = field(default=None, metadata={"help": "tevatron:hf revision (pinned)"})
-    synthetic_queries: int = field(default=64, metadata={"help": "synthetic: number of training queries"})
-    synthetic_task: str = field(default="match", metadata={"help": "synthetic: 'match' or 'marker'"})
-    synthetic_passage_words: int = field(default=4, metadata={"help": "synthetic: filler words per passage"})
-    group_size: int = field(default=20, metadata={"help": "passages per training group"})
-    top_n: int = field(default=100, metadata={"help": "first-stage depth groups are drawn from"})
-    groups_per_query: int = field(default=1, metadata={"help": "groups sampled per query"})
-    positives_per_group: int = field(default=1, metadata={"help": "tevatron: positives in each group"})
-    rel_threshold: int = field(default=1, metadata={"help": "grade at or above which a passage is relevant"})
-    allow_no_negative: bool = field(default=False, metadata={"help": "keep groups without a non-relevant passage"})
-    source_limit: int | None = field(default=None, metadata={"help": "tevatron: read at most this many queries"})
-    rows_seed: int = field(default=0, metadata={"help": "seed of group sampling and shuffling"})
     max_train_rows: int | None = field(default=None, metadata={"help": "keep only the first N training rows"})
-    # --- prompts ---------------------------------------------------------------------------------------
-    paradigm: str = field(default="setwise", metadata={"help": "setwise, listwise, pointwise or groupwise"})
-    template: str | None = field(default=None, metadata={"help": "prompt template name or JSON file"})
-    think_prefilled: bool = field(
-        default=False, metadata={"help": "the chat template opens <think> itself (Qwen3-style)"}
-    )
-    answer_fallback: bool = field(default=False, metadata={"help": "read an unclosed answer block (flagged)"})
-    max_prompt_tokens: int | None = field(
-        default=None,
-        metadata={"help": "truncate passages so each rendered prompt fits this many tokens (TRL 1.16 has no "
-                  "max_prompt_length)"},
-    )
-    max_passage_tokens: int | None = field(default=None, metadata={"help": "truncate each passage (tokens)"})
-    max_passage_chars: int | None = field(default=None, metadata={"help": "truncate each passage (characters)"})
     # --- rewards ---------------------------------------------------------------------------------------
     rewards: list[str] | None = field(
         default=None,
@@ -114,10 +68,11 @@ class ScriptArguments:
                   "moves the previous run to output_dir/previous-run-<time>/ and starts from step 0"},
     )
 
-    def reward_specs(self) -> list[dict[str, Any]]:
-        """The rewards as ``build_rewards`` specs; the paradigm's defaults when none are given."""
+    def reward_specs(self, paradigm: Any) -> list[dict[str, Any]]:
+        """The rewards as ``build_rewards`` specs; the paradigm's defaults (``paradigm.default_rewards()``) when
+        none are given."""
         if not self.rewards or list(self.rewards) == ["default"]:
-            return [dict(spec) for spec in DEFAULT_REWARDS.get(self.paradigm, [])]
+            return paradigm.default_rewards()
         return [parse_reward_spec(item, i) for i, item in enumerate(self.rewards)]
 
 
@@ -222,6 +177,7 @@ def parse_args(
                 "unknown field(s) in recipe: "
                 + "; ".join(f"{recipe.where(k)}: {k!r}{_suggest(parser, k)}" for k in unknown)
             )
+        check_types(recipe, parser.dataclass_types)  # `rewards: 5`, `max_steps: 1.5`: file:line, not a traceback
     namespace, remaining = parser.parse_known_args(argv)
     if remaining:
         flags = [a for a in remaining if a.startswith("-")] or remaining
@@ -487,8 +443,10 @@ def _check_report_to(args: Any) -> list[str]:
 
     wanted = [r for r in (args.report_to or []) if r not in ("none", "all")]
     available = set(get_available_reporting_integrations())
-    return [f"report_to {name}: the {name} package is not installed (pip install {name}, or report_to: none)"
-            for name in wanted if name not in available]
+    extras = {"wandb", "tensorboard", "trackio"}  # pyproject extras: pip install -e '.[wandb]' from the clone
+    return [f"report_to {name}: the {name} package is not installed ("
+            + (f"pip install -e '.[{name}]' from the rankrl clone" if name in extras else f"pip install {name}")
+            + ", or report_to: none)" for name in wanted if name not in available]
 
 
 def _check_vllm(script: Any, args: Any, processes: int) -> list[str]:
