@@ -188,6 +188,17 @@ class RankrlGRPOTrainer(GRPOTrainer):
                 }
                 handle.write(json.dumps(record, default=str) + "\n")
 
+    # -- resume ---------------------------------------------------------------------------------------------
+    def _issue_warnings_after_load(self, load_result: Any) -> None:
+        """A checkpoint of a model with tied input/output embeddings stores the shared matrix once, so loading it
+        reports ``lm_head.weight`` missing; transformers warns ("There were missing keys ...") although nothing is
+        missing. Tie the weights and say nothing in that case; any other missing key still warns."""
+        missing = list(load_result.missing_keys)
+        if missing and only_tied_keys(self.model, missing):
+            self.model.tie_weights()
+            load_result = load_result._replace(missing_keys=[])
+        super()._issue_warnings_after_load(load_result)
+
     # -- logging --------------------------------------------------------------------------------------------
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         drop_empty_metrics(self._metrics["train" if self.model.training else "eval"])
@@ -199,6 +210,17 @@ class RankrlGRPOTrainer(GRPOTrainer):
         super().create_model_card(
             model_name=model_name, dataset_name=dataset_name or self._card_dataset, tags=tags + self._card_tags
         )
+
+
+def only_tied_keys(model: Any, keys: list[str]) -> bool:
+    """True when every key names a parameter that shares its storage with another parameter (tied weights)."""
+    named = list(model.named_parameters(remove_duplicate=False))
+    by_name = dict(named)
+    for key in keys:
+        param = by_name.get(key)
+        if param is None or not any(other is param for name, other in named if name != key):
+            return False
+    return True
 
 
 def _finite(value: float) -> float | None:

@@ -78,6 +78,9 @@ def load_tokenizer(model_args: Any, args: Any) -> Any:
     from transformers import AutoTokenizer
 
     name = model_args.model_name_or_path
+    from rankrl.core.hub_check import check_model_available
+
+    check_model_available(name, model_args.model_revision)  # seconds, not ~50 s of Hub retries
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             name, revision=model_args.model_revision, trust_remote_code=args.trust_remote_code
