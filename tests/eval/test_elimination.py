@@ -103,3 +103,27 @@ def test_settings_and_fit():
         check_fit("elimination", "setwise")
     with pytest.raises(ConfigError, match="elimination depth"):
         Elimination(depth=1)
+
+
+@pytest.mark.slow
+def test_rankrl_eval_strategy_elimination_runs_19_rounds_per_query(tiny_model, shared_data, tmp_path):
+    """The command line: a tiny checkpoint trained for elimination, DL19 top-20, 19 rounds for every query."""
+    import json
+    import shutil
+
+    from rankrl.core.cli import main
+    from rankrl.core.metadata import write_metadata
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    write_metadata(model, prompts.get_paradigm("elimination").metadata())
+    out = tmp_path / "out"
+    code = main(["eval", "--model", str(model), "--benchmark", "trec-dl-2019", "--data-dir", str(shared_data),
+                 "--out", str(out), "--max-queries", "2", "--top-k", "20", "--backend", "hf", "--strategy",
+                 "elimination", "--group-size", "20", "--max-new-tokens", "8", "--no-progress"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["strategy_settings"] == {"strategy": "elimination", "depth": 20}
+    assert (metrics["cost"]["rounds"], metrics["cost"]["prompts"]) == (19, 38)
+    traces = [json.loads(line) for line in (out / "traces.jsonl").read_text().splitlines()]
+    assert len(traces) == 38
