@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.data.sources import RowsSource
 from rankrl.rl.recipe import Recipe, check_types, read_recipe
@@ -166,6 +165,10 @@ def parse_args(
             raise ConfigError("--config needs a recipe path")
         recipe = read_recipe(argv[i + 1])
         del argv[i : i + 2]
+    actual = world_size_from_env()
+    processes = num_processes or actual
+    if processes != actual:  # TRL checks its batch rules for the stated process count, not this launch's
+        config_type = _for_world_size(config_type, processes)
     parser = make_parser(script_type, config_type)
     parser.prog = prog
     if recipe is not None:
@@ -186,21 +189,29 @@ def parse_args(
             + "".join(_suggest(parser, f.lstrip("-")) for f in flags[:1])
         )
     raw = vars(namespace)
-    actual = world_size_from_env()
-    processes = num_processes or actual
-    check_batch_arithmetic(raw, processes)
-    # TRL derives the generation batch from *this* launch's world size. To check a recipe for another process
-    # count, build the config with the per-device batch scaled to the same global batch, then put it back.
-    per_device = int(raw.get("per_device_train_batch_size") or 8)
-    scale = processes // actual if processes != actual and processes % actual == 0 else 1
-    build_argv = argv + (["--per_device_train_batch_size", str(per_device * scale)] if scale > 1 else [])
-    try:
-        script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(build_argv)
+    check_batch_sizes(raw)
+    try:  # TRL's GRPOConfig.__post_init__ owns the batch / num_generations rules
+        script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(argv)
     except ValueError as err:  # a TRL/transformers __post_init__ refusing the combination
         where = f"{recipe.path}: " if recipe else ""
-        raise ConfigError(f"{where}invalid configuration: {err}") from None
-    trainer_cfg.per_device_train_batch_size = per_device
+        raise ConfigError(f"{where}invalid configuration: {err}{batch_fix(raw, processes)}") from None
     return script, trainer_cfg, model_cfg, recipe
+
+
+def _for_world_size(config_type: type | str | None, processes: int) -> type:
+    """The trainer config class with ``world_size`` fixed to ``processes``, so that TRL's own ``__post_init__``
+    checks a recipe meant for a cluster from one machine. Such a config is for checking only, not for training."""
+    import trl
+
+    base = config_type if isinstance(config_type, type) else getattr(trl, config_type or "GRPOConfig")
+
+    class Checked(base):  # type: ignore[misc,valid-type]
+        @property
+        def world_size(self) -> int:
+            return processes
+
+    Checked.__name__ = Checked.__qualname__ = base.__name__
+    return Checked
 
 
 def _suggest(parser: Any, key: str) -> str:
@@ -221,71 +232,73 @@ def _int(raw: dict[str, Any], key: str, default: int | None = None) -> int | Non
         raise ConfigError(f"{key} must be an integer, got {value!r}") from None
 
 
-def check_batch_arithmetic(raw: dict[str, Any], num_processes: int) -> None:
-    """Batch sizes >= 1 (any trainer), then GRPO's batch constraints, checked on the raw values with a message
-    saying what to change.
-
-    A generation batch holds ``per_device_train_batch_size × processes × steps_per_generation`` completions
-    (``steps_per_generation`` defaults to ``gradient_accumulation_steps``); it must hold whole groups of
-    ``num_generations`` completions of the same prompt.
-    """
-    per_device = _int(raw, "per_device_train_batch_size", 8)
-    accumulation = _int(raw, "gradient_accumulation_steps", 1)
-    for name, value in (("per_device_train_batch_size", per_device),
-                        ("gradient_accumulation_steps", accumulation)):
+def check_batch_sizes(raw: dict[str, Any]) -> None:
+    """Batch sizes >= 1, for every trainer (transformers does not check them; TRL checks the GRPO rules)."""
+    for name in ("per_device_train_batch_size", "gradient_accumulation_steps"):
+        value = _int(raw, name, 1)
         if value is not None and value < 1:
             raise ConfigError(f"{name} must be >= 1, got {value}")
-    if "num_generations" not in raw:  # not a GRPO config (e.g. SFT): no generation groups to keep whole
-        return
-    num_generations = _int(raw, "num_generations", 8)
+
+
+def batch_fix(raw: dict[str, Any], processes: int) -> str:
+    """What to change when TRL refuses the GRPO batch layout: a generation batch of ``per_device_train_batch_size
+    × processes × steps_per_generation`` completions must hold whole groups of ``num_generations``. Empty when the
+    layout is not the problem (TRL's message then stands alone)."""
+    if "num_generations" not in raw:
+        return ""
+    per_device = _int(raw, "per_device_train_batch_size", 8) or 1
+    num_generations = _int(raw, "num_generations", 8) or 0
+    if num_generations < 2:
+        return " (set num_generations >= 2: GRPO compares completions of the same prompt)"
     generation_batch = _int(raw, "generation_batch_size")
-    steps_per_generation = _int(raw, "steps_per_generation")
-    if num_generations is None or num_generations < 2:
-        raise ConfigError(
-            f"num_generations must be >= 2 (GRPO compares completions of the same prompt), got {num_generations}"
-        )
-    global_batch = per_device * num_processes
-    if generation_batch is not None and steps_per_generation is not None:
-        raise ConfigError("set either generation_batch_size or steps_per_generation, not both")
-    if generation_batch is not None:
-        if generation_batch % global_batch:
-            raise ConfigError(
-                f"generation_batch_size ({generation_batch}) must be a multiple of per_device_train_batch_size "
-                f"({per_device}) × processes ({num_processes}) = {global_batch}"
-            )
-        what = f"generation_batch_size ({generation_batch})"
-    else:
-        steps = steps_per_generation or accumulation
-        generation_batch = global_batch * steps
-        source = "steps_per_generation" if steps_per_generation else "gradient_accumulation_steps"
-        what = (
-            f"the generation batch = per_device_train_batch_size ({per_device}) × processes ({num_processes}) × "
-            f"{source} ({steps}) = {generation_batch}"
-        )
-    if generation_batch % num_generations:
-        per_prompt_factor = generation_batch // per_device  # processes × steps (or generation_batch / per-device)
-        need = num_generations // math.gcd(num_generations, per_prompt_factor)
-        suggestion = need * math.ceil(per_device / need)
-        divisors = [d for d in range(2, generation_batch + 1) if generation_batch % d == 0]
-        divisors = sorted(divisors, key=lambda d: (abs(d - num_generations), d))[:4]
-        raise ConfigError(
-            f"{what} is not a multiple of num_generations ({num_generations}): every prompt's "
-            f"{num_generations} completions must land in the same generation batch. Set "
-            f"per_device_train_batch_size to a multiple of {need} (e.g. {suggestion}), or num_generations to one "
-            f"of {sorted(divisors)}"
-        )
-    do_eval = str(raw.get("eval_strategy", "no")).lower() not in ("no", "intervalstrategy.no")
-    if do_eval:
-        eval_batch = (_int(raw, "per_device_eval_batch_size", 8) or 1) * num_processes
-        eval_generations = _int(raw, "num_generations_eval") or num_generations
-        if eval_batch % eval_generations:
-            raise ConfigError(
-                f"per_device_eval_batch_size × processes = {eval_batch} must be a multiple of the evaluation "
-                f"num_generations ({eval_generations})"
-            )
+    steps = _int(raw, "steps_per_generation") or _int(raw, "gradient_accumulation_steps", 1) or 1
+    if generation_batch is None:
+        generation_batch = per_device * processes * steps
+    if generation_batch % num_generations == 0:
+        return ""
+    factor = max(1, generation_batch // per_device)  # processes × steps (or generation_batch / per-device)
+    need = num_generations // math.gcd(num_generations, factor)
+    divisors = sorted(d for d in range(2, generation_batch + 1) if generation_batch % d == 0)
+    divisors = sorted(sorted(divisors, key=lambda d: (abs(d - num_generations), d))[:4])
+    return (f" Fix: the generation batch ({generation_batch} completions with {processes} process(es)) must hold "
+            f"whole groups of num_generations ({num_generations}): set per_device_train_batch_size to a multiple "
+            f"of {need} (e.g. {need * math.ceil(per_device / need)}), or num_generations to one of {divisors}")
 
 
 # ----------------------------------------------------------------------------------------------- validation
+
+
+@dataclass
+class TrainPlan:
+    """What ``validate`` found and built, used as is by training: the paradigm (built once per run), the rewards
+    (built once) with their weights, and the warnings."""
+
+    paradigm: Any = None
+    reward_specs: list[dict[str, Any]] = field(default_factory=list)
+    """One spec per reward, ``weight`` included (recorded in ``rankrl.json``)."""
+    reward_funcs: list[Any] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    format_gate: str = "zero"
+    warnings: list[str] = field(default_factory=list)
+
+    def use_data_grade_max(self, grade_max: float) -> None:
+        """Give the training data's largest grade to every reward that scales grades and was not given its own."""
+        from rankrl.rewards.registry import reward_params
+        from rankrl.rewards.scales import check_scale
+
+        for func, spec in zip(self.reward_funcs, self.reward_specs):
+            if "grade_max" in reward_params(spec["name"]) and "grade_max" not in spec:
+                func.grade_max = check_scale("grade_max", float(grade_max or 1), func.name)
+
+    def for_paradigm(self, paradigm: Any) -> TrainPlan:
+        """This plan for ``paradigm`` (the one a built dataset was rendered with, when it differs): the rewards
+        must parse completions as that paradigm does."""
+        if paradigm is self.paradigm:
+            return self
+        from rankrl.rewards.registry import build_rewards
+
+        funcs, weights = build_rewards(self.reward_specs, paradigm, self.format_gate)
+        return TrainPlan(paradigm, self.reward_specs, funcs, weights, self.format_gate, self.warnings)
 
 
 def validate(
@@ -296,20 +309,22 @@ def validate(
     num_processes: int | None = None,
     check_device: bool = True,
     check_paths: bool = True,
-) -> list[str]:
+) -> TrainPlan:
     """Every check that needs neither the model nor the data. Raises ``ConfigError`` listing all problems;
-    returns warnings. ``check_device`` (this machine can run it: CPU/GPU settings, ``report_to`` loggers
-    installed) and ``check_paths`` off: validate a cluster recipe on another machine."""
+    returns the plan (paradigm, rewards, weights, warnings) that training then uses. ``check_device`` (this
+    machine can run it: CPU/GPU settings, ``report_to`` loggers installed) and ``check_paths`` off: validate a
+    cluster recipe on another machine."""
     problems: list[str] = []
     warnings: list[str] = []
     processes = num_processes or world_size_from_env()
+    plan = TrainPlan(format_gate=script.format_gate, warnings=warnings)
 
     if not model_args.model_name_or_path:
         problems.append("model_name_or_path is not set (a hub id or a local folder, e.g. from `rankrl tiny-model`)")
     if check_paths:
         problems += check_model_and_output(model_args, args)
     problems += _check_data_source(script, check_paths)
-    problems += _check_prompts_and_rewards(script)
+    problems += _plan_prompts_and_rewards(script, plan)
     if script.zero_variance not in ZERO_VARIANCE_POLICIES:
         problems.append(f"zero_variance must be one of {', '.join(ZERO_VARIANCE_POLICIES)}, got {script.zero_variance!r}")
     from rankrl.rl.resume import check_policy
@@ -338,19 +353,24 @@ def validate(
         warnings.append("trust_remote_code is on: the model repository's own Python code will run")
     if problems:
         raise ConfigError("invalid training configuration:\n  - " + "\n  - ".join(problems))
-    return warnings
+    return plan
 
 
 def check_model_and_output(model_args: Any, args: Any) -> list[str]:
     """A local model folder that does not exist, and an ``output_dir`` that is a file or cannot be created: found
     now, not after the data is built and the model loaded (train and sft)."""
     from rankrl.core.atomic import check_creatable
-    from rankrl.core.model_path import missing_local_model
+    from rankrl.core.model_path import missing_local_model, refuse_pickled_weights
 
     problems = []
     model = model_args.model_name_or_path
     if model and missing_local_model(model):
         problems.append(f"model folder not found: {model} (model_name_or_path)")
+    elif model:
+        try:
+            refuse_pickled_weights(model, "model_name_or_path")  # a pickle can run code: safetensors only
+        except RankrlError as err:
+            problems.append(str(err))
     output_dir = getattr(args, "output_dir", None)
     if output_dir:
         if os.path.exists(output_dir) and not os.path.isdir(output_dir):
@@ -364,42 +384,21 @@ def check_model_and_output(model_args: Any, args: Any) -> list[str]:
 
 
 def _check_data_source(script: Any, check_paths: bool) -> list[str]:
-    problems = []
+    """Exactly one of ``dataset_dir`` and ``data_source``; the source itself is checked by
+    ``data.sources.RowsSource.problems`` (the same check ``rankrl data build`` runs)."""
     if bool(script.dataset_dir) == bool(script.data_source):
-        problems.append(
-            "give exactly one data source: dataset_dir (rows from `rankrl data build`) or data_source "
-            "('synthetic', 'benchmark:NAME', 'tevatron:FILE|hf', 'rankgpt:FILE')"
-        )
-        return problems
+        return [("give exactly one data source: dataset_dir (rows from `rankrl data build`) or data_source "
+                 "('synthetic', 'benchmark:NAME', 'tevatron:FILE|hf', 'rankgpt:FILE')")]
     if script.dataset_dir:
         if check_paths and not os.path.isdir(script.dataset_dir):
-            problems.append(f"dataset_dir {script.dataset_dir} is not a folder (build it with `rankrl data build`)")
-        return problems
-    kind, _, value = script.data_source.partition(":")
-    if kind not in DATA_SOURCE_KINDS:
-        problems.append(f"data_source kind {kind!r} is not one of {', '.join(DATA_SOURCE_KINDS)}")
-        return problems
-    if kind != "synthetic" and not value:
-        problems.append(f"data_source {script.data_source!r} needs a value after '{kind}:'")
-    if kind == "rankgpt" and not script.rankgpt_qrels:
-        problems.append("data_source rankgpt:FILE needs rankgpt_qrels")
-    if check_paths:
-        paths = {"tevatron": value if value != "hf" else None, "rankgpt": value}.get(kind)
-        for path in filter(None, [paths, script.rankgpt_qrels if kind == "rankgpt" else None]):
-            if not os.path.isfile(path):
-                problems.append(f"file not found: {path}")
-    if kind == "tevatron" and not 1 <= script.positives_per_group < script.group_size:
-        problems.append(f"positives_per_group must be in [1, group_size), got {script.positives_per_group}")
-    if kind == "synthetic" and script.synthetic_queries < 1:
-        problems.append(f"synthetic_queries must be >= 1, got {script.synthetic_queries}")
-    for name in ("group_size", "top_n", "groups_per_query"):
-        if getattr(script, name) < 1:
-            problems.append(f"{name} must be >= 1, got {getattr(script, name)}")
-    return problems
+            return [f"dataset_dir {script.dataset_dir} is not a folder (build it with `rankrl data build`)"]
+        return []
+    return [str(p) for p in script.problems(check_paths=check_paths)]
 
 
 def paradigm_from_script(script: Any) -> Any:
-    """The prompts paradigm these arguments describe (template and truncation settings included)."""
+    """The prompts paradigm these arguments describe (template and truncation settings included); for any
+    arguments with the prompt fields (``ScriptArguments``: the same as ``RowsSource.make_paradigm``, and SFT's)."""
     from rankrl.prompts import get_paradigm
 
     return get_paradigm(
@@ -413,17 +412,17 @@ def paradigm_from_script(script: Any) -> Any:
     )
 
 
-def _check_prompts_and_rewards(script: Any) -> list[str]:
+def _plan_prompts_and_rewards(script: Any, plan: TrainPlan) -> list[str]:
+    """Build the paradigm and the rewards once, into ``plan``; their errors as problems."""
     from rankrl.rewards.registry import build_rewards
 
     try:
-        paradigm = paradigm_from_script(script)
+        plan.paradigm = paradigm_from_script(script)
+        specs = script.reward_specs(plan.paradigm)
+        plan.reward_funcs, plan.weights = build_rewards(specs, plan.paradigm, script.format_gate)
     except RankrlError as err:
         return [str(err)]
-    try:
-        build_rewards(script.reward_specs(), paradigm, script.format_gate)
-    except RankrlError as err:
-        return [str(err)]
+    plan.reward_specs = [{**spec, "weight": w} for spec, w in zip(specs, plan.weights)]
     return []
 
 
