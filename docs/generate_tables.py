@@ -23,6 +23,7 @@ import dataclasses
 import importlib
 import re
 import sys
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,10 +100,25 @@ def _flags(parser_factory: Callable[[], argparse.ArgumentParser] | None) -> dict
     if parser_factory is None:
         return {}
     flags: dict[str, str] = {}
-    for action in parser_factory()._actions:
-        if action.option_strings and action.dest not in flags:
-            flags[action.dest] = ", ".join(f"`{o}`" for o in action.option_strings)
+    parsers = [parser_factory()]
+    while parsers:  # the parser and its subcommands' parsers (``rankrl data build``)
+        for action in parsers.pop(0)._actions:  # argparse has no public accessor for its actions
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
+            elif action.option_strings and action.dest not in flags:  # first long spelling, as in --help
+                longs = [o for o in action.option_strings if o.startswith("--")] or action.option_strings
+                flags[action.dest] = f"`{longs[0]}`"
     return flags
+
+
+def _nested(cls: type) -> dict[str, str]:
+    """Fields whose type is a dataclass (``DataBuildConfig.source: RowsSource``): name -> class name."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation that cannot be resolved: no nesting to report
+        return {}
+    return {name: tp.__name__ for name, tp in hints.items()
+            if isinstance(tp, type) and dataclasses.is_dataclass(tp)}
 
 
 def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | None = None) -> str:
@@ -110,7 +126,8 @@ def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | No
     if not dataclasses.is_dataclass(cls):
         raise TableError(f"{cls.__module__}.{cls.__qualname__} is not a dataclass")
     flags = _flags(parser_factory)
-    missing = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help")]
+    nested = _nested(cls)
+    missing = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help") and f.name not in nested]
     if missing:
         name = f"{cls.__module__}.{cls.__qualname__}"
         raise TableError(f"{name}: no metadata help for field(s) {', '.join(missing)}")
@@ -119,7 +136,11 @@ def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | No
         head.insert(1, "flag")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for f in dataclasses.fields(cls):
-        row = [f"`{f.name}`", f"`{_cell(_type_name(f.type))}`", _cell(_default(f)), _cell(f.metadata["help"])]
+        if f.name in nested:  # a dataclass inside: its own table documents its fields
+            meaning = f.metadata.get("help") or f"the fields of `{nested[f.name]}` (its own table)"
+        else:
+            meaning = f.metadata["help"]
+        row = [f"`{f.name}`", f"`{_cell(_type_name(f.type))}`", _cell(_default(f)), _cell(meaning)]
         if flags:
             row.insert(1, flags.get(f.name, "(library only)"))
         lines.append("| " + " | ".join(row) + " |")

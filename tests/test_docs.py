@@ -275,7 +275,17 @@ def config_module(tmp_path, monkeypatch):
         "    flag: bool = field(default=False, metadata={'help': 'on or off'})\n"
         "@dataclass\n"
         "class NoHelp:\n"
-        "    depth: int = 1\n",
+        "    depth: int = 1\n"
+        "@dataclass\n"
+        "class Outer:\n"
+        "    inner: Cfg\n"
+        "    out: str = field(default='x', metadata={'help': 'where'})\n"
+        "def parser():\n"
+        "    import argparse\n"
+        "    p = argparse.ArgumentParser()\n"
+        "    build = p.add_subparsers().add_parser('build')\n"
+        "    build.add_argument('--out-dir', '--out_dir', '-o', dest='out')\n"
+        "    return p\n",
         encoding="utf-8",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -304,6 +314,17 @@ def test_render_shows_each_field_with_type_default_and_escaped_help(config_modul
         "| `depth` | `int` | `100` | candidates kept &lt;per query&gt; \\| `a\\|b` |",
         "| `name` | `str \\| None` | – | a name |",
         "| `flag` | `bool` | `false` | on or off |",
+    ]
+
+
+def test_render_points_to_a_nested_dataclass_and_shows_subcommand_flags(config_module):
+    import docs_fixture_cfg
+
+    rows = [line for line in gen.render(docs_fixture_cfg.Outer, docs_fixture_cfg.parser).splitlines()
+            if line.startswith("| `")]
+    assert rows == [
+        "| `inner` | (library only) | `Cfg` | (required) | the fields of `Cfg` (its own table) |",
+        "| `out` | `--out-dir` | `str` | `x` | where |",
     ]
 
 
