@@ -10,7 +10,6 @@ import random
 from dataclasses import replace
 
 import pytest
-
 from rankrl.eval.backends.base import Generation, Prompt, Sampling
 from rankrl.eval.backends.protocols import clean_for_forcing, cut_at_stop, forced_prompt, judge_token_ids
 from rankrl.eval.config import EvalConfig
@@ -54,7 +53,6 @@ def test_rank1_probability_on_the_tiny_model_equals_a_hand_computation(tiny_mode
     """The backend's score (forced </think>, as the tiny model never writes it) equals p(true)/(p(true)+p(false))
     computed here from the model's logits on the forced prompt."""
     import torch
-
     from rankrl.eval.backends.hf import HFBackend
 
     paradigm = get_paradigm("pointwise", template="rank1")
@@ -83,25 +81,9 @@ def test_rank1_probability_on_the_tiny_model_equals_a_hand_computation(tiny_mode
         assert parsed.ok and parsed.value == (1.0 if expected >= 0.5 else 0.0)
 
 
-class _ScriptedBackend:
-    """Answers every prompt with a fixed completion; records prompts."""
-
-    model_id = "scripted"
-    batch_size = 1000
-    tokenizer = None
-
-    def __init__(self, text):
-        self.text = text
-        self.prompts = []
-
-    def generate(self, prompts, sampling):
-        self.prompts.extend(prompts)
-        return [Generation(self.text, 10, 3) for _ in prompts]
-
-
 def _eval_config(tmp_path, **kw):
-    base = dict(model="scripted", benchmark="trec-dl-2019", data_dir=str(_shared()), out=None, max_queries=2,
-                top_k=5, no_progress=True)
+    base = {"model": "scripted", "benchmark": "trec-dl-2019", "data_dir": str(_shared()), "out": None,
+            "max_queries": 2, "top_k": 5, "no_progress": True}
     base.update(kw)
     return EvalConfig(**base)
 
@@ -325,3 +307,83 @@ def test_unparsed_answers_warn_and_fail_the_command(tiny_model, tmp_path, capsys
     assert "warning:" not in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "d"), "--max-unparsed", "2"]) == 2
     assert "--max-unparsed must be a fraction in [0, 1]" in capsys.readouterr().err
+
+
+# --- the vLLM backend's side of the protocol, with a stand-in engine (vLLM needs a GPU) ----------------------
+
+class _LP:
+    def __init__(self, logprob, decoded_token=None):
+        self.logprob, self.decoded_token = logprob, decoded_token
+
+
+class _Completion:
+    def __init__(self, text, token_ids, logprobs, finish_reason, stop_reason=None):
+        self.text, self.token_ids, self.logprobs = text, token_ids, logprobs
+        self.finish_reason, self.stop_reason = finish_reason, stop_reason
+
+
+class _Out:
+    def __init__(self, completion, prompt_token_ids, prompt_logprobs=None):
+        self.outputs, self.prompt_token_ids, self.prompt_logprobs = [completion], prompt_token_ids, prompt_logprobs
+
+
+class _Params:
+    def __init__(self, **kwargs):
+        self.kwargs = kwargs
+
+
+class _FakeLLM:
+    """Answers prompt A as stopped on '</think> true' with both tokens in its last step, prompt B unfinished;
+    the forced requests get fixed prompt log-probabilities."""
+
+    def __init__(self, true_id, false_id):
+        self.true_id, self.false_id = true_id, false_id
+        self.calls = []
+
+    def chat(self, *args, **kwargs):  # pragma: no cover - raw prompts must not go through chat
+        raise AssertionError("raw prompts are sent as token ids")
+
+    def generate(self, prompts, params, **call):
+        self.calls.append((prompts, params))
+        if isinstance(params, list):  # the generation call
+            last = {self.true_id: _LP(-0.2), self.false_id: _LP(-1.9)}
+            return [_Out(_Completion("It fits.", [5, 6, self.true_id], [{5: _LP(0.0)}, {6: _LP(0.0)}, last],
+                                     "stop", "</think> true"), prompts[0]["prompt_token_ids"]),
+                    _Out(_Completion("Some reasoning. Then", [7, 8], [{7: _LP(0.0)}, {8: _LP(0.0)}], "length"),
+                         prompts[1]["prompt_token_ids"])]
+        lp = {self.true_id: -3.0, self.false_id: -0.5}
+        return [_Out(_Completion("", [], None, "length"), p["prompt_token_ids"],
+                     [None] * (len(p["prompt_token_ids"]) - 1) + [{p["prompt_token_ids"][-1]: _LP(
+                         lp[p["prompt_token_ids"][-1]])}]) for p in prompts]
+
+
+def test_vllm_backend_runs_rank1_protocol(tiny_model):
+    from transformers import AutoTokenizer
+
+    from rankrl.eval.backends.vllm import VLLMBackend
+
+    tok = AutoTokenizer.from_pretrained(str(tiny_model))
+    true_id, false_id = judge_token_ids(tok, JUDGE)
+    backend = object.__new__(VLLMBackend)  # the engine itself needs a GPU: stand in for it
+    backend.batch_size, backend.chat_template_kwargs, backend.lora_request = 8, {}, None
+    backend.model_id, backend.tokenizer, backend._SamplingParams = "fake", tok, _Params
+    backend.llm = _FakeLLM(true_id, false_id)
+    paradigm = get_paradigm("pointwise", template="rank1")
+    prompts = [Prompt.build(f"p{i}", "q", paradigm.messages("q?", [t]), [f"d{i}"]) for i, t in enumerate("ab")]
+    gens = backend.generate(prompts, Sampling(max_new_tokens=50, logprobs=20, judge=JUDGE))
+    sent, params = backend.llm.calls[0]
+    raw = paradigm.messages("q?", ["a"])
+    from rankrl.prompts.render import prompt_text
+
+    assert sent[0]["prompt_token_ids"] == tok(prompt_text(raw))["input_ids"]
+    assert params[0].kwargs["stop"] == ["</think> true", "</think> false"] and params[0].kwargs["logprobs"] == 20
+    assert gens[0].meta["judge"] == "generated" and gens[0].text == "It fits.</think> true"
+    assert expected_score(gens[0].answer_logprobs, 0, 1) == pytest.approx(
+        math.exp(-0.2) / (math.exp(-0.2) + math.exp(-1.9)))
+    forced, forced_params = backend.llm.calls[1]
+    base = tok(prompt_text(paradigm.messages("q?", ["b"])) + "\nSome reasoning.\n</think>")["input_ids"]
+    assert [f["prompt_token_ids"] for f in forced] == [base + [true_id], base + [false_id]]
+    assert forced_params.kwargs["prompt_logprobs"] == 1 and forced_params.kwargs["max_tokens"] == 1
+    assert gens[1].meta["judge"] == "forced" and gens[1].text == "Some reasoning. Then\n</think> false"
+    assert expected_score(gens[1].answer_logprobs, 0, 1) == pytest.approx(
+        math.exp(-3.0) / (math.exp(-3.0) + math.exp(-0.5)))

@@ -12,7 +12,6 @@ import json
 import re
 
 import pytest
-
 from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.prompts import get_paradigm
 from rankrl.prompts.render import prompt_text
@@ -272,7 +271,7 @@ def test_rearank_multi_turn_messages():
             - Evaluate how well it addresses the query
             - Note specific relevant information or keywords
 
-            2. Then, within <answer> tags, provide ONLY the final ranking in descending order of relevance using the format: [X] > [Y] > [Z]"""})  # noqa: E501
+            2. Then, within <answer> tags, provide ONLY the final ranking in descending order of relevance using the format: [X] > [Y] > [Z]"""})
     long = [{"docid": "L", "title": "", "text": "word " * 200}]
     assert get_paradigm("listwise", template="rearank").messages(query, PASSAGES) == expected
     cut = get_paradigm("listwise", template="rearank", max_passage_chars=400).messages(query, long)
@@ -315,7 +314,7 @@ def test_grouprank_messages():
     assert t.system.startswith("Your task is to evaluate and rank documents based on how well they help answer")
     assert t.system.endswith("- 0: Not helpful at all, cannot assist with answering the query\n")
     texts = [re.sub("\n+", " ", p["text"])[:3000] for p in PASSAGES]
-    docs = "".join("[{}]. {}\n\n".format(i + 1, x) for i, x in enumerate(texts))
+    docs = "".join("[{}]. {}\n\n".format(i + 1, x) for i, x in enumerate(texts))  # noqa: UP032 - as published
     user = ("I will provide you {TOPK} documents, each indicated by a numerical identifier []. Score these documents "
             "based on their Usefulness and Relevance to the query.\nQuery:\n{QUERY}\n\nDocuments:\n{PASSAGES}\n\n"
             "## Final Output Format\nYou must structure your response in exactly two parts: provide your brief "
