@@ -10,6 +10,7 @@ import random
 from dataclasses import replace
 
 import pytest
+
 from rankrl.eval.backends.base import Generation, Prompt, Sampling
 from rankrl.eval.backends.protocols import clean_for_forcing, cut_at_stop, forced_prompt, judge_token_ids
 from rankrl.eval.config import EvalConfig
@@ -53,6 +54,7 @@ def test_rank1_probability_on_the_tiny_model_equals_a_hand_computation(tiny_mode
     """The backend's score (forced </think>, as the tiny model never writes it) equals p(true)/(p(true)+p(false))
     computed here from the model's logits on the forced prompt."""
     import torch
+
     from rankrl.eval.backends.hf import HFBackend
 
     paradigm = get_paradigm("pointwise", template="rank1")
