@@ -131,8 +131,8 @@ def format_table(comparison: Comparison) -> str:
     """A plain-text table: one block per metric, the baseline first, then each run with its paired statistics."""
     width = max(len(n) for n in comparison.names)
     n = comparison.evaluations[comparison.baseline].num_queries
-    lines = [f"{n} judged queries; paired differences against {comparison.baseline} "
-             f"(± standard error, two-sided paired t-test)"]
+    lines = [(f"{n} judged queries; paired differences against {comparison.baseline} "
+              f"(± standard error, two-sided paired t-test)")]
     for metric in comparison.metrics:
         lines.append("")
         lines.append(f"{metric:<{width}}  {'mean':>7}  {'diff':>8}  {'± se':>7}  {'p':>6}  {'win/tie/loss':>13}")

@@ -20,8 +20,13 @@ from tqdm.auto import tqdm
 
 from rankrl.core.errors import RankrlError
 from rankrl.eval.backends.base import Backend, Generation, Prompt, Sampling
+from rankrl.eval.cache import (  # storable: no lone surrogate
+    CompletionCache,
+    cache_key,
+    sampling_blob,
+    storable,
+)
 from rankrl.eval.progress import Plan
-from rankrl.eval.cache import CompletionCache, cache_key, sampling_blob, storable  # storable: no lone surrogates
 from rankrl.prompts.base import Parsed
 
 

@@ -166,8 +166,8 @@ def render_report(results: Sequence[BenchmarkResult], settings: dict[str, Any], 
     diffs = [(r.name, vs_first_stage(r)) for r in results]
     if any(d is not None for _, d in diffs):
         lines += ["## Against the first stage", "",
-                  f"Paired over the same queries: reranked - first stage, ± standard error, two-sided paired t-test "
-                  f"p-value, per-query wins/ties/losses ({HEADLINE} and AP).", ""]
+                  (f"Paired over the same queries: reranked - first stage, ± standard error, two-sided paired "
+                   f"t-test p-value, per-query wins/ties/losses ({HEADLINE} and AP)."), ""]
         shown = [m for m in (HEADLINE, "AP") if m in metrics] or metrics[:1]
         lines.append("| benchmark | metric | difference |")
         lines.append("|---|---|---|")

@@ -19,10 +19,10 @@ from rankrl.core.fields import FieldError
 from rankrl.data.records import Benchmark, Run
 from rankrl.eval.backends.base import Backend, Sampling
 from rankrl.eval.cache import CompletionCache
-from rankrl.eval.progress import combine
 from rankrl.eval.engine import Engine, EngineStats, Ranking
 from rankrl.eval.fusion import FUSIONS, MERGES, Merged, fuse, merge_repeats
 from rankrl.eval.metrics import DEFAULT_METRICS, Evaluation, evaluate
+from rankrl.eval.progress import combine
 from rankrl.eval.strategies import PromptMaker, Strategy
 from rankrl.eval.strategies.base import Fit
 
