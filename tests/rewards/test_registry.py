@@ -24,6 +24,11 @@ NAMES = {
     "pointwise_listwise",
     "groupwise_ndcg",
     "distributional",
+    # published rules (rewards/rank_r1.py, reasonrank.py, iranker.py, rearank.py)
+    "rank_r1_choice",
+    "reasonrank_multiview",
+    "iranker_elimination",
+    "rearank_delta_ndcg",
 }
 
 
@@ -33,6 +38,10 @@ def test_registry_names_and_params():
     assert reward_params("recall") == ("k", "rel_level")
     assert reward_params("pointwise_accuracy") == ("score_max", "grade_max")
     assert reward_params("format") == ("mode",)
+    assert reward_params("rank_r1_choice") == ()
+    assert reward_params("reasonrank_multiview") == ("rel_level",)
+    assert reward_params("iranker_elimination") == ("with_published_prompt", "lowest_only")
+    assert reward_params("rearank_delta_ndcg") == ("k",)
     with pytest.raises(RankrlError, match="unknown reward 'ndcg'; valid choices: distributional, format"):
         get_reward("ndcg")
     with pytest.raises(ConfigError, match="reward 'rbo' has no parameter k; its parameters: p"):
@@ -118,6 +127,11 @@ RANGES = {  # (paradigm, low, high) for a usable completion; the gate adds 0 or 
     "pointwise_listwise": ("pointwise", -1.0, 1.0),
     "groupwise_ndcg": ("groupwise", 0.0, 1.0),
     "distributional": ("groupwise", 0.0, 1.0),
+    # published rules: their own failure values, whatever the gate
+    "rank_r1_choice": ("setwise", 0.0, 1.0),
+    "reasonrank_multiview": ("listwise", -1.0, 1.3),
+    "iranker_elimination": ("elimination", -3.0, 1.0),
+    "rearank_delta_ndcg": ("listwise", -math.inf, 1.0),
 }
 FRAGMENTS = st.sampled_from(
     [
@@ -154,7 +168,7 @@ def batches(draw, paradigm_name: str):
     completions, relevance, docids, qids = [], [], [], []
     for i in range(size):
         if draw(st.booleans()):
-            if paradigm_name == "setwise":
+            if paradigm_name in ("setwise", "elimination"):
                 value = draw(st.integers(0, n - 1))
             elif paradigm_name == "listwise":
                 value = draw(st.permutations(list(range(n))))
