@@ -309,6 +309,10 @@ def prepare(config: EvalConfig, *, backend: Any = None, command: str | None = No
     from rankrl.prompts import fit_messages
 
     budgets = budgets_for(config, paradigm)
+    from rankrl.eval.context import fit_budgets_to_context  # no budget: the model's context (eval/context.py)
+
+    budgets = fit_budgets_to_context(budgets, paradigm, backend, config.max_new_tokens,
+                                     lambda message: print(f"rankrl eval: {message}", file=sys.stderr))
     tokenizer = getattr(backend, "tokenizer", None) if needs_tokenizer(budgets, paradigm) else None
 
     def fit(query: str, texts: Any) -> list[dict[str, str]]:

@@ -42,67 +42,28 @@ def build_train_rows(script: Any, paradigm: Any, tokenizer: Any, *, show_progres
 
 
 def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> TrainRows:
-    from rankrl.data import rows as rows_mod
+    """Rows from ``script.data_source`` through ``data.sources.build_rows`` (the one source dispatch, shared with
+    ``rankrl data build``)."""
+    from rankrl.data.sources import build_rows
 
-    kind, _, value = script.data_source.partition(":")
-    common: dict[str, Any] = {
-        "group_size": script.group_size,
-        "top_n": script.top_n,
-        "groups_per_query": script.groups_per_query,
-        "seed": script.rows_seed,
-        "tokenizer": tokenizer,
-        "max_prompt_tokens": script.max_prompt_tokens,
-        "max_passage_tokens": script.max_passage_tokens,
-        "max_passage_chars": script.max_passage_chars,
-        "template": script.template,
-        "paradigm_options": {"think_prefilled": script.think_prefilled, "answer_fallback": script.answer_fallback},
-        "show_progress": show_progress,
-        "as_dataset": True,
-    }
-    extra = {"require_negative": not script.allow_no_negative, "rel_threshold": script.rel_threshold}
-    source: dict[str, Any] = {"data_source": script.data_source}
-    if kind == "synthetic":
-        from rankrl.data.synthetic import synthetic_benchmark
-
-        benchmark = synthetic_benchmark(
-            script.synthetic_queries, script.group_size, script.rows_seed, "train",
-            task=script.synthetic_task, passage_words=script.synthetic_passage_words,
-        )
-        source.update(benchmark.provenance)
-        result = rows_mod.rows_from_benchmark(benchmark, script.paradigm, **extra, **common)
-    elif kind == "benchmark":
-        from rankrl.data.benchmarks import load_benchmark
-
-        benchmark = load_benchmark(value, data_dir=script.benchmark_dir)
-        source.update({"benchmark": benchmark.name, "benchmark_dir": script.benchmark_dir})
-        result = rows_mod.rows_from_benchmark(benchmark, script.paradigm, **extra, **common)
-    elif kind == "rankgpt":
-        source.update({"candidates": value, "qrels": script.rankgpt_qrels})
-        result = rows_mod.rows_from_rankgpt(value, script.rankgpt_qrels, script.paradigm, **extra, **common)
-    elif kind == "tevatron":
-        examples: Any = Path(value)
-        if value == "hf":
-            from rankrl.data.tevatron import HF_DATASET, HF_REVISION, iter_tevatron_hf
-
-            name = script.tevatron_hf_dataset or HF_DATASET
-            revision = script.tevatron_hf_revision or HF_REVISION
-            examples = iter_tevatron_hf(name, "train", revision)
-            source.update({"hf_dataset": name, "hf_revision": revision})
-        result = rows_mod.rows_from_tevatron(
-            examples, script.paradigm, positives_per_group=script.positives_per_group, limit=script.source_limit,
-            **common,
-        )
-    else:  # validated earlier; kept for a clear message if called directly
-        raise ConfigError(f"unknown data_source {script.data_source!r}")
+    result = build_rows(script, tokenizer=tokenizer, show_progress=show_progress, as_dataset=True,
+                        check_paths=False)  # checked by rl.config.validate
     if not result.stats["rows"]:
         skipped = ", ".join(f"{k}: {v}" for k, v in result.stats.get("skipped", {}).items())
         raise RankrlError(f"data_source {script.data_source!r} gave no training rows (skipped: {skipped or 'none'})")
+    source: dict[str, Any] = {"data_source": script.data_source}
+    info = dict(result.stats.get("source") or {})
+    source.update({k: v for k, v in (info.get("provenance") or {}).items()} if script.kind == "synthetic" else
+                  {k: v for k, v in info.items() if k not in ("data_source", "provenance")})
+    if script.kind == "benchmark":
+        source = {"data_source": script.data_source, "benchmark": info.get("name"),
+                  "benchmark_dir": script.benchmark_dir}
     source.update({
         "group_size": script.group_size, "top_n": script.top_n, "groups_per_query": script.groups_per_query,
         "rows_seed": script.rows_seed,
     })
     dataset = result.dataset
-    if script.paradigm == "pointwise":
+    if paradigm.one_passage_per_prompt:
         dataset = _shuffle_groups(dataset, script.rows_seed)
     return TrainRows(dataset, paradigm, source, _summary(result.stats))
 
@@ -119,7 +80,7 @@ def _load_built(script: Any, paradigm: Any, tokenizer: Any) -> TrainRows:
     stats = dict(info.get("stats") or {})
     if "paradigm" in dataset.column_names:
         found = sorted(set(dataset.unique("paradigm")))
-        if found != [script.paradigm]:
+        if found != [paradigm.name]:
             raise ConfigError(
                 f"dataset_dir {script.dataset_dir} holds {', '.join(found)} rows but paradigm is "
                 f"{script.paradigm!r}: rebuild the rows or set paradigm: {found[0]}"
@@ -133,18 +94,28 @@ def _load_built(script: Any, paradigm: Any, tokenizer: Any) -> TrainRows:
                 f"recipe asks for {paradigm.template_name!r}: rebuild with --template or drop `template`"
             )
         paradigm = built  # the prompts were rendered with it: that is what the checkpoint must record
-    dropped = 0
     if script.max_prompt_tokens is not None:
-        def fits(batch: dict[str, list]) -> list[bool]:
-            return [count_prompt_tokens(tokenizer, p) <= script.max_prompt_tokens for p in batch["prompt"]]
+        # Rows are rendered already: an over-budget prompt can no longer be cut, and dropping it silently would
+        # train on a different data set than the one built (28 of 42 rows went that way). Refuse instead.
+        from rankrl.rl.prompt_budget import check_rows_fit
 
-        before = len(dataset)
-        dataset = dataset.filter(fits, batched=True, desc="checking prompt lengths")
-        dropped = before - len(dataset)
+        check_rows_fit(dataset, script.dataset_dir, script.max_prompt_tokens, built_meta,
+                       lambda prompt: count_prompt_tokens(tokenizer, prompt))
+        # rankrl.json (and so eval) records the budget the prompts were actually held to
+        meta = paradigm.metadata()
+        meta["truncation"] = {**(meta.get("truncation") or {}),
+                              "max_prompt_tokens": _held_to(built_meta, script.max_prompt_tokens)}
+        paradigm = paradigm_from_metadata({**meta, "paradigm": paradigm.name})
     summary = _summary(stats)
-    summary["dropped_over_budget"] = dropped
+    summary["dropped_over_budget"] = 0
     source = {"dataset_dir": str(script.dataset_dir), "build": info.get("command")}
     return TrainRows(dataset, paradigm, source, summary)
+
+
+def _held_to(built_meta: dict[str, Any] | None, max_prompt_tokens: int) -> int:
+    """The prompt budget rows were held to: the smaller of the build's budget and the training one."""
+    built = ((built_meta or {}).get("truncation") or {}).get("max_prompt_tokens")
+    return min(built, max_prompt_tokens) if isinstance(built, int) else max_prompt_tokens
 
 
 def _summary(stats: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import ConfigError, RankrlError
-from rankrl.rl.checkpoint import guard_checkpoint_loading, training_metadata
-from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
-from rankrl.rl.config import check_context, paradigm_from_script, parse_args, validate
 from rankrl.core.metadata import write_metadata
+from rankrl.rl.checkpoint import guard_checkpoint_loading, training_metadata
+from rankrl.rl.config import check_context, parse_args, validate
+from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
 from rankrl.rl.rows_source import TrainRows, build_train_rows
 from rankrl.rl.tokens import check_answer_tags
 
@@ -34,40 +34,56 @@ def main(argv: list[str]) -> int:
         return 0
     if not argv:
         raise no_config_error("train", "rl/recipes/tiny.yaml")
-    script, args, model_args, recipe = parse_args(argv)
-    for warning in validate(script, args, model_args):
+    from rankrl.rl.api import TrainConfig
+
+    run(TrainConfig(*parse_args(argv)))
+    return 0
+
+
+def run(config: Any) -> Any:
+    """Train with ``config`` (``rl.api.TrainConfig``: script arguments, ``GRPOConfig``, ``ModelConfig``, recipe)
+    and return a ``rl.api.TrainResult``; ``rankrl train`` and ``rankrl.rl.train`` both come here."""
+    from rankrl.rl.api import TrainResult
+
+    script, args, model_args, recipe = config.script, config.args, config.model, config.recipe
+    plan = validate(script, args, model_args)
+    for warning in plan.warnings:
         _say(f"warning: {warning}")
     _apply_env(recipe)
 
     tokenizer = load_tokenizer(model_args, args)
     check_context(script, args, _model_config(model_args, args))
-    rows = build_train_rows(script, paradigm_from_script(script), tokenizer, show_progress=_is_main())
-    reward_funcs, reward_specs = build_reward_funcs(script, rows)
-    args.reward_weights = [spec["weight"] for spec in reward_specs]
+    rows = build_train_rows(script, plan.paradigm, tokenizer, show_progress=_is_main())
+    plan = plan.for_paradigm(rows.paradigm)  # a built dataset's own paradigm (template) when it differs
+    grades = [g for rel in rows.dataset["relevance"] for g in rel]
+    plan.use_data_grade_max(float(max(grades) or 1))
+    reward_funcs, reward_specs = plan.reward_funcs, plan.reward_specs
+    args.reward_weights = list(plan.weights)
     check_group_layout(script, args, rows, reward_specs)
     _say(describe_plan(script, args, model_args, rows, reward_specs))
+    result = TrainResult(output_dir=Path(args.output_dir), step=None, paradigm=rows.paradigm.name,
+                         rows=len(rows.dataset), rewards=reward_specs, dry_run=bool(script.dry_run))
     if script.dry_run:
-        return 0
-
+        return result
     if args.use_vllm and importlib.util.find_spec("vllm") is None:
         raise ConfigError("use_vllm is set but vLLM is not installed: pip install -e '.[vllm]' (GPU only)")
     meta = training_metadata(rows.paradigm, script, args, model_args, reward_specs, _rows_info(rows))
     # finished run / changed settings / interrupted run: rl/resume.py (the resume policy)
-    plan = plan_resume(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name, meta, args.max_steps,
-                       script.resume_policy, warn=lambda message: _say(f"warning: {message}"))
-    if plan.finished:
-        _say(plan.finished)
-        return 0
+    resume = plan_resume(args.output_dir, args.resume_from_checkpoint, rows.paradigm.name, meta, args.max_steps,
+                         script.resume_policy, warn=lambda message: _say(f"warning: {message}"))
+    if resume.finished:
+        _say(resume.finished)
+        return result.finish(meta)
     with writing(args.output_dir, _is_main()):  # folder lock, full disk -> exit 2, umask permissions
         if _is_main():
-            prepare(plan, _say)
+            prepare(resume, _say)
         trainer = make_trainer(script, args, model_args, tokenizer, rows, reward_funcs, meta)
-        guard_checkpoint_loading(trainer, plan.checkpoint)
-        if plan.checkpoint:
-            _say(f"resuming from {plan.checkpoint}")
-        train_or_finish(trainer, plan, _say)
+        guard_checkpoint_loading(trainer, resume.checkpoint)
+        if resume.checkpoint:
+            _say(f"resuming from {resume.checkpoint}")
+        train_or_finish(trainer, resume, _say)
         save_final(trainer, script, model_args, tokenizer, meta)
-    return 0
+    return result.finish(meta, trainer)
 
 
 # ----------------------------------------------------------------------------------------------- steps
@@ -110,20 +126,10 @@ def _model_config(model_args: Any, args: Any) -> Any:
         raise RankrlError(f"cannot load the model config of {model_args.model_name_or_path}: {err}") from err
 
 
-def build_reward_funcs(script: Any, rows: TrainRows) -> tuple[list[Any], list[dict[str, Any]]]:
-    """TRL reward callables for the rows' paradigm; ``grade_max`` is the data's largest grade."""
-    from rankrl.rewards.registry import build_rewards
-
-    grades = [g for rel in rows.dataset["relevance"] for g in rel]
-    specs = script.reward_specs()
-    funcs, weights = build_rewards(specs, rows.paradigm, script.format_gate, grade_max=float(max(grades) or 1))
-    return funcs, [{**spec, "weight": w} for spec, w in zip(specs, weights)]
-
-
 def check_group_layout(script: Any, args: Any, rows: TrainRows, reward_specs: list[dict[str, Any]]) -> None:
     """A pointwise listwise-derived reward compares the passages of a group: all of a group's rows must fall in
     one process's share of a generation batch."""
-    if rows.paradigm.name != "pointwise" or not any(s["name"] == "pointwise_listwise" for s in reward_specs):
+    if not rows.paradigm.one_passage_per_prompt or not any(s["name"] == "pointwise_listwise" for s in reward_specs):
         return
     if "group" not in rows.dataset.column_names:
         raise ConfigError("pointwise_listwise needs the rows' 'group' column (rebuild with `rankrl data build`)")
@@ -144,10 +150,9 @@ def make_trainer(
     meta: dict[str, Any],
 ) -> Any:
     """``RankrlGRPOTrainer`` loading the model from its name (TRL handles dtype, DeepSpeed, PEFT, quantization)."""
-    from trl import get_peft_config, get_quantization_config
-
     from rankrl.rl.checkpoint import MetadataCallback
     from rankrl.rl.grpo import RankrlGRPOTrainer
+    from trl import get_peft_config, get_quantization_config
 
     init_kwargs = {
         "revision": model_args.model_revision,
@@ -168,7 +173,7 @@ def make_trainer(
         paradigm=rows.paradigm,
         zero_variance=script.zero_variance,
         samples_per_step=script.samples_per_step,
-        group_rows=rows.paradigm.name == "pointwise",
+        group_rows=rows.paradigm.one_passage_per_prompt,
         card_tags=["rankrl", "reranker", rows.paradigm.name],
         card_dataset=_dataset_label(rows),
     )
@@ -216,7 +221,8 @@ def describe_plan(script: Any, args: Any, model_args: Any, rows: TrainRows, rewa
     ]
     if truncated is not None:
         lines.append(
-            f"prompts truncated to fit max_prompt_tokens={script.max_prompt_tokens}: {truncated} of "
+            f"prompts truncated to fit max_prompt_tokens={getattr(rows.paradigm, 'max_prompt_tokens', None)}"
+            f"{' (when the rows were built)' if rows.source.get('dataset_dir') else ''}: {truncated} of "
             f"{stats.get('rows', len(rows.dataset))} ({100 * stats.get('truncation_rate', 0.0):.1f}%)"
         )
     if stats.get("dropped_over_budget"):

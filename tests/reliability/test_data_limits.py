@@ -132,7 +132,7 @@ def test_data_build_with_deeply_nested_corpus_exits_2(rankrl, tmp_path):
     with open(bench / "corpus.jsonl", "a", encoding="utf-8") as handle:
         handle.write(DEEP + "\n")
     before = tree(tmp_path)
-    result = rankrl.run(["data", "build", "--source", "benchmark", f"local:{bench}", "--paradigm", "setwise",
+    result = rankrl.run(["data", "build", "--data-source", f"benchmark:local:{bench}", "--paradigm", "setwise",
                          "--group-size", "4", "--out", tmp_path / "rows", "--no-progress"], cwd=tmp_path, timeout=300)
     assert_clean_error(result, "corpus.jsonl:7", "nested too deeply")
     assert tree(tmp_path) == before

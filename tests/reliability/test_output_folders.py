@@ -190,7 +190,7 @@ def test_cli_reports_a_full_disk_in_tiny_model(full_disk, rankrl):
 
 def test_cli_reports_a_full_disk_in_data_build(full_disk, rankrl, tmp_path):
     bench = write_local_benchmark(tmp_path / "bench")
-    result = rankrl.run(["data", "build", "--source", "benchmark", f"local:{bench}", "--paradigm", "setwise",
+    result = rankrl.run(["data", "build", "--data-source", f"benchmark:local:{bench}", "--paradigm", "setwise",
                          "--group-size", "4", "--out", full_disk / "rows", "--no-progress"], cwd=tmp_path, timeout=300)
     assert_clean_error(result, f"cannot access {full_disk / 'rows'}: {ENOSPC_TEXT}")
     assert sorted(p.name for p in full_disk.iterdir()) == ["filler"]
