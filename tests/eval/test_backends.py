@@ -186,7 +186,7 @@ def test_vllm_missing_is_a_clear_error():
 
     if vllm_available():
         pytest.skip("vllm is installed: the missing-package message cannot be shown")
-    with pytest.raises(RankrlError, match=r"pip install 'rankrl\[vllm\]'"):
+    with pytest.raises(RankrlError, match=r"pip install -e '\.\[vllm\]'"):
         require_vllm()
 
 

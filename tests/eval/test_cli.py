@@ -233,7 +233,7 @@ def test_vllm_backend_without_vllm_exits_2(tiny_checkpoints, shared_data, tmp_pa
     out = tmp_path / "out"
     assert main(["eval", "--model", str(tiny_checkpoints["listwise"]), "--benchmark", "trec-dl-2019",
                  "--data-dir", str(shared_data), "--out", str(out), "--backend", "vllm", *FAST]) == 2
-    assert "rankrl[vllm]" in capsys.readouterr().err and not out.exists()
+    assert "pip install -e '.[vllm]'" in capsys.readouterr().err and not out.exists()
 
 
 def _fake_bright(root: Path) -> Path:

@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.vllm
 @pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is None,
-                    reason="vLLM is an optional extra: pip install 'rankrl[vllm]' (GPU) or `make test-vllm` (CPU)")
+                    reason="vLLM is an optional extra: pip install -e '.[vllm]' (GPU) or `make test-vllm` (CPU)")
 def test_colocate_rollouts_train_and_save(warm_tiny_model, tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1")}
