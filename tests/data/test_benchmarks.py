@@ -221,8 +221,8 @@ def test_write_local_refuses_benchmarks_without_texts(shared_data: Path, tmp_pat
 
 
 @pytest.mark.parametrize(("name", "options", "words"), [
-    ("trec-dl-2019", {"source": "ir_datasets"}, "pip install 'rankrl[ir]'"),
-    ("trec-dl-2020", {}, "pip install 'rankrl[ir]'"),  # no data_dir: ir_datasets is the default
+    ("trec-dl-2019", {"source": "ir_datasets"}, "pip install -e '.[ir]'"),
+    ("trec-dl-2020", {}, "pip install -e '.[ir]'"),  # no data_dir: ir_datasets is the default
     ("trec-dl-2019", {"source": "pyserini"}, "pip install pyserini"),
 ])
 def test_network_loaders_fail_clearly_when_not_installed(monkeypatch, name, options, words) -> None:

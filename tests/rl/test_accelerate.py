@@ -37,7 +37,7 @@ def test_accelerate_configs_load_and_defer_precision_to_the_recipe(name, kind):
 
 
 def _launch(config: str, model: Path, out: Path) -> subprocess.CompletedProcess:
-    pytest.importorskip("deepspeed", reason="DeepSpeed is an optional extra: pip install 'rankrl[deepspeed]'")
+    pytest.importorskip("deepspeed", reason="DeepSpeed is an optional extra: pip install -e '.[deepspeed]'")
     env = dict(os.environ)
     env.setdefault("TORCH_EXTENSIONS_DIR", str(Path.home() / ".cache" / "rankrl" / "torch_extensions"))
     env.update({"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"})
