@@ -53,7 +53,7 @@ def write_tevatron(path: Path, queries: int, negatives: int, seed: int = 0) -> N
 
 def child(mode: str, source: str, out: str, tokenizer_dir: str | None) -> None:
     """One build in this process; prints a JSON line with wall time, peak RSS and rows."""
-    from rankrl.data.rows import rows_from_tevatron, rows_to_dataset, save_rows
+    from rankrl.data.rows import RowsConfig, rows_from_tevatron, rows_to_dataset, save_rows
 
     tokenizer = None
     if tokenizer_dir:
@@ -63,10 +63,10 @@ def child(mode: str, source: str, out: str, tokenizer_dir: str | None) -> None:
     start = time.perf_counter()
     num_proc = 2 if mode == "streamed-2proc" else 1
     if mode == "listed":
-        result = rows_from_tevatron(source, "setwise", tokenizer=tokenizer)
+        result = rows_from_tevatron(source, RowsConfig("setwise"), tokenizer=tokenizer)
         dataset = rows_to_dataset(result.rows)
     else:
-        result = rows_from_tevatron(source, "setwise", tokenizer=tokenizer, as_dataset=True, num_proc=num_proc)
+        result = rows_from_tevatron(source, RowsConfig("setwise"), tokenizer=tokenizer, as_dataset=True, num_proc=num_proc)
         dataset = result.dataset
     save_rows(dataset, out, {"stats": result.stats})
     seconds = time.perf_counter() - start

@@ -63,7 +63,9 @@ def _flags(model: Path, out: Path, steps: int, paradigm: str) -> list[str]:
 
 def run_rankrl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
     """The ``rankrl train`` pipeline, step by step as ``rl.train.main`` runs it, plus a timer."""
-    from rankrl.rl import train
+    import importlib
+
+    train = importlib.import_module("rankrl.rl.train")  # the module (rankrl.rl.train is the API function)
     from rankrl.rl.checkpoint import training_metadata
     from rankrl.rl.config import check_context, paradigm_from_script, parse_args, validate
     from rankrl.rl.rows_source import build_train_rows
@@ -88,7 +90,10 @@ def run_trl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
     """Bare TRL: GRPOTrainer with the same config, rows and reward functions, nothing of rankrl's trainer."""
     from trl import GRPOTrainer
 
-    from rankrl.rl import train
+    import importlib
+
+
+    train = importlib.import_module("rankrl.rl.train")  # the module (rankrl.rl.train is the API function)
     from rankrl.rl.config import paradigm_from_script, parse_args
     from rankrl.rl.rows_source import build_train_rows
 

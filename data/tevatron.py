@@ -136,7 +136,7 @@ def iter_tevatron_hf(
     except Exception as err:  # network, auth, missing file: all mean "cannot get it from here"
         raise RankrlError(
             f"cannot load {url} from the Hugging Face Hub ({type(err).__name__}: {err}). It needs network "
-            "access; elsewhere, download the file and pass it as a local file: --source tevatron FILE"
+            "access; elsewhere, download the file and pass it as a local file: data_source tevatron:FILE"
         ) from err
     if first is None:
         return

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from rankrl.core.errors import ConfigError, DataFormatError, RankrlError
-from rankrl.rl.checkpoint import _version, guard_checkpoint_loading
-from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
-from rankrl.rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
 from rankrl.core.metadata import write_metadata
+from rankrl.rl.checkpoint import _version, guard_checkpoint_loading
+from rankrl.rl.config import check_context, check_model_and_output, paradigm_from_script, parse_args
+from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
 
 
 @dataclass
@@ -60,9 +60,21 @@ def main(argv: list[str]) -> int:
         return 0
     if not argv:
         raise no_config_error("sft", "rl/recipes/sft-tiny.yaml")
-    script, args, model_args, _ = parse_args(  # TRL's SFTConfig by name: the recipe is read before TRL loads
+    from rankrl.rl.api import SFTRunConfig
+
+    script, args, model_args, recipe = parse_args(  # TRL's SFTConfig by name: the recipe is read before TRL loads
         argv, script_type=SFTScriptArguments, config_type="SFTConfig", prog="rankrl sft"
     )
+    run(SFTRunConfig(script, args, model_args, recipe))
+    return 0
+
+
+def run(config: Any) -> Any:
+    """Fine-tune with ``config`` (``rl.api.SFTRunConfig``) and return a ``rl.api.TrainResult``; ``rankrl sft`` and
+    ``rankrl.rl.sft`` both come here."""
+    from rankrl.rl.api import TrainResult
+
+    script, args, model_args = config.script, config.args, config.model
     validate_sft(script, args, model_args)
     from rankrl.rl.train import _model_config, load_tokenizer
 
@@ -75,8 +87,10 @@ def main(argv: list[str]) -> int:
         f"prompts truncated, {stats['over_max_length']} longer than max_length={args.max_length}) for "
         f"{paradigm.name} (template {paradigm.template_name} v{paradigm.template_version}); output {args.output_dir}"
     )
+    result = TrainResult(output_dir=Path(args.output_dir), step=None, paradigm=paradigm.name, rows=len(dataset),
+                         rewards=[], dry_run=bool(script.dry_run))
     if script.dry_run:
-        return 0
+        return result
     meta = sft_metadata(paradigm, script, args, model_args, stats)
     main_process = os.environ.get("RANK", "0") == "0"
     # finished run / changed settings / interrupted run: rl/resume.py (the resume policy)
@@ -84,7 +98,7 @@ def main(argv: list[str]) -> int:
                        script.resume_policy, warn=lambda message: _say(f"warning: {message}"))
     if plan.finished:
         _say(plan.finished)
-        return 0
+        return result.finish(meta)
     with writing(args.output_dir, main_process):  # folder lock, full disk -> exit 2, umask permissions
         if main_process:
             prepare(plan, _say)
@@ -104,7 +118,7 @@ def main(argv: list[str]) -> int:
                 merged = merge_adapter(args.output_dir, tokenizer)
                 write_metadata(merged, {**meta, "step": trainer.state.global_step, "adapter": False})
             _say(f"saved {args.output_dir} (step {trainer.state.global_step})")
-    return 0
+    return result.finish(meta, trainer)
 
 
 def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool = True,
@@ -180,7 +194,6 @@ def build_sft_dataset(
     """Prompt/completion conversational examples, prompts fitted to the budget, unparsable traces counted, and
     how many whole examples exceed ``max_length`` (SFTTrainer would cut their completions)."""
     import datasets
-
     from rankrl.prompts import fit_messages
 
     examples: list[dict[str, Any]] = []
@@ -253,9 +266,8 @@ def sft_metadata(paradigm: Any, script: Any, args: Any, model_args: Any, stats: 
 
 
 def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, meta: dict[str, Any]) -> Any:
-    from trl import SFTTrainer, get_peft_config, get_quantization_config
-
     from rankrl.rl.checkpoint import MetadataCallback
+    from trl import SFTTrainer, get_peft_config, get_quantization_config
 
     args.model_init_kwargs = {
         "revision": model_args.model_revision,

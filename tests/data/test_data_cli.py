@@ -77,10 +77,9 @@ def test_rankgpt_source_end_to_end(tmp_path, dl19, capsys):
     out = tmp_path / "rows"
     candidates, qrels = dl19
     code = _build(
-        "--source",
-        "rankgpt",
-        str(candidates),
-        "--qrels",
+        "--data-source",
+        f"rankgpt:{candidates}",
+        "--rankgpt-qrels",
         str(qrels),
         "--paradigm",
         "listwise",
@@ -90,7 +89,7 @@ def test_rankgpt_source_end_to_end(tmp_path, dl19, capsys):
         "10",
         "--top-n",
         "50",
-        "--seed",
+        "--rows-seed",
         "3",
     )
     printed = capsys.readouterr().out
@@ -102,8 +101,9 @@ def test_rankgpt_source_end_to_end(tmp_path, dl19, capsys):
     assert build["command"][:3] == ["rankrl", "data", "build"] and build["columns"] == COLUMNS
     assert len(dataset) == info["rows"] == info["groups"] == info["queries_used"]
     assert info["queries"] == 43 and info["queries_used"] + info["queries_skipped"] == 43
-    assert info["config"]["group_size"] == 10 and info["config"]["seed"] == 3
-    assert info["source"] == {"kind": "rankgpt", "candidates": str(candidates), "qrels": str(qrels)}
+    assert info["config"]["group_size"] == 10 and info["config"]["seed"] == 3  # --rows-seed
+    assert info["source"] == {"kind": "rankgpt", "candidates": str(candidates), "qrels": str(qrels),
+                              "data_source": f"rankgpt:{candidates}"}
     assert info["degenerate_group_fraction"] == 0.0
     row = dataset[0]
     assert len(row["docids"]) == 10 and 0 < sum(g >= 1 for g in row["relevance"]) < 10
@@ -118,10 +118,9 @@ def test_benchmark_source_with_token_budget(tmp_path, shared_data, tokenizer_dir
 
     out = tmp_path / "pointwise"
     code = _build(
-        "--source",
-        "benchmark",
-        "trec-dl-2019",
-        "--data-dir",
+        "--data-source",
+        "benchmark:trec-dl-2019",
+        "--benchmark-dir",
         str(shared_data),
         "--paradigm",
         "pointwise",
@@ -154,9 +153,8 @@ def test_tevatron_file_source(tmp_path):
     source = _tevatron_file(tmp_path / "train.jsonl")
     out = tmp_path / "tev"
     code = _build(
-        "--source",
-        "tevatron",
-        str(source),
+        "--data-source",
+        f"tevatron:{source}",
         "--paradigm",
         "setwise",
         "--out",
@@ -179,9 +177,8 @@ def test_overwrite_replaces_and_same_seed_rebuilds_identically(tmp_path):
     source = _tevatron_file(tmp_path / "train.jsonl")
     out = tmp_path / "tev"
     args = [
-        "--source",
-        "tevatron",
-        str(source),
+        "--data-source",
+        f"tevatron:{source}",
         "--paradigm",
         "listwise",
         "--out",
@@ -194,7 +191,7 @@ def test_overwrite_replaces_and_same_seed_rebuilds_identically(tmp_path):
     assert _build(*args) == 2  # exists
     assert _build(*args, "--overwrite") == 0
     assert datasets.load_from_disk(str(out)).to_list() == first
-    assert _build(*args, "--overwrite", "--seed", "9") == 0
+    assert _build(*args, "--overwrite", "--rows-seed", "9") == 0
     assert datasets.load_from_disk(str(out)).to_list() != first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tev", "train.jsonl"]
 
@@ -202,16 +199,16 @@ def test_overwrite_replaces_and_same_seed_rebuilds_identically(tmp_path):
 @pytest.mark.parametrize(
     "case, expected",
     [
-        ("missing_qrels_file", "qrels file not found: {tmp}/absent.txt"),
-        ("no_qrels_flag", "--source rankgpt FILE needs --qrels FILE"),
-        ("unknown_source", "unknown source kind 'msmarco'"),
+        ("missing_qrels_file", "file not found: {tmp}/absent.txt (--rankgpt-qrels)"),
+        ("no_qrels_flag", "--rankgpt-qrels is needed with data_source rankgpt:FILE"),
+        ("unknown_source", "--data-source kind 'msmarco' is not one of synthetic, benchmark, tevatron, rankgpt"),
         ("unknown_paradigm", "unknown paradigm 'pairwise'"),
-        ("top_n_below_group", "top_n (5) must be >= group_size (20)"),
+        ("top_n_below_group", "--top-n (5) must be >= group_size (20)"),
         ("bad_candidates", "{tmp}/bad.json:1:"),
         ("bad_tevatron_line", "{tmp}/bad.jsonl:2: field 'query' is missing or empty"),
         ("unknown_benchmark", "unknown benchmark"),
-        ("prompt_budget_without_tokenizer", "needs a tokenizer"),
-        ("tokenizer_not_found", "tokenizer folder not found: {tmp}/nowhere"),
+        ("prompt_budget_without_tokenizer", "--max-prompt-tokens needs a tokenizer"),
+        ("tokenizer_not_found", "tokenizer folder not found: {tmp}/nowhere (--tokenizer"),
         ("all_skipped", "no training rows were built: every query was skipped (no relevant passage"),
     ],
 )
@@ -225,34 +222,32 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, dl19, case, expected, ca
     base = ["--paradigm", "listwise", "--out", str(out)]
     args = {
         "missing_qrels_file": [
-            "--source",
-            "rankgpt",
-            str(candidates),
-            "--qrels",
+            "--data-source",
+            f"rankgpt:{candidates}",
+            "--rankgpt-qrels",
             str(tmp_path / "absent.txt"),
         ],
-        "no_qrels_flag": ["--source", "rankgpt", str(candidates)],
-        "unknown_source": ["--source", "msmarco", "train"],
-        "unknown_paradigm": ["--source", "rankgpt", str(candidates), "--qrels", str(qrels)],
-        "top_n_below_group": ["--source", "rankgpt", str(candidates), "--qrels", str(qrels), "--top-n", "5"],
-        "bad_candidates": ["--source", "rankgpt", str(tmp_path / "bad.json"), "--qrels", str(qrels)],
-        "bad_tevatron_line": ["--source", "tevatron", str(tmp_path / "bad.jsonl")],
-        "unknown_benchmark": ["--source", "benchmark", "trec-dl-2042", "--data-dir", str(tmp_path)],
+        "no_qrels_flag": ["--data-source", f"rankgpt:{candidates}"],
+        "unknown_source": ["--data-source", "msmarco:train"],
+        "unknown_paradigm": ["--data-source", f"rankgpt:{candidates}", "--rankgpt-qrels", str(qrels)],
+        "top_n_below_group": ["--data-source", f"rankgpt:{candidates}", "--rankgpt-qrels", str(qrels), "--top-n",
+                              "5"],
+        "bad_candidates": ["--data-source", f"rankgpt:{tmp_path / 'bad.json'}", "--rankgpt-qrels", str(qrels)],
+        "bad_tevatron_line": ["--data-source", f"tevatron:{tmp_path / 'bad.jsonl'}"],
+        "unknown_benchmark": ["--data-source", "benchmark:trec-dl-2042", "--benchmark-dir", str(tmp_path)],
         "prompt_budget_without_tokenizer": [
-            "--source",
-            "tevatron",
-            str(tmp_path / "bad.jsonl"),
+            "--data-source",
+            f"tevatron:{tmp_path / 'bad.jsonl'}",
             "--max-prompt-tokens",
             "100",
         ],
         "tokenizer_not_found": [
-            "--source",
-            "tevatron",
-            str(tmp_path / "bad.jsonl"),
+            "--data-source",
+            f"tevatron:{tmp_path / 'bad.jsonl'}",
             "--tokenizer",
             str(tmp_path / "nowhere"),
         ],
-        "all_skipped": ["--source", "tevatron", str(tmp_path / "nopos.jsonl"), "--group-size", "2"],
+        "all_skipped": ["--data-source", f"tevatron:{tmp_path / 'nopos.jsonl'}", "--group-size", "2"],
     }[case]
     if case == "unknown_paradigm":
         base = ["--paradigm", "pairwise", "--out", str(out)]
@@ -271,17 +266,16 @@ def test_existing_output_is_left_untouched(tmp_path, dl19, capsys):
     out.mkdir()
     (out / "mine.txt").write_text("keep")
     code = _build(
-        "--source",
-        "rankgpt",
-        str(candidates),
-        "--qrels",
+        "--data-source",
+        f"rankgpt:{candidates}",
+        "--rankgpt-qrels",
         str(qrels),
         "--paradigm",
         "setwise",
         "--out",
         str(out),
     )
-    assert code == 2 and "already exists; pass --overwrite" in capsys.readouterr().err
+    assert code == 2 and "already exists; pass --out elsewhere or set overwrite" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
@@ -296,14 +290,13 @@ def test_hub_source_offline_fails_clearly(tmp_path):
             "rankrl.core.cli",
             "data",
             "build",
-            "--source",
-            "tevatron",
-            "hf",
+            "--data-source",
+            "tevatron:hf",
             "--paradigm",
             "setwise",
             "--out",
             str(out),
-            "--limit",
+            "--source-limit",
             "10",
             "--no-progress",
         ],
@@ -316,7 +309,7 @@ def test_hub_source_offline_fails_clearly(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "cannot load hf://datasets/Tevatron/msmarco-passage@" in proc.stderr
-    assert "--source tevatron FILE" in proc.stderr and "Traceback" not in proc.stderr
+    assert "data_source tevatron:FILE" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
 
 

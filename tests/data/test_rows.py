@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.fields import FieldError
 from rankrl.data.records import Benchmark, Passage, Query
 from rankrl.data.rows import (
     ROW_COLUMNS,
+    RowsConfig,
     load_rows,
     rows_from_benchmark,
     rows_from_rankgpt,
@@ -61,7 +62,7 @@ def dl19(dl19_files):
 
 @pytest.fixture(scope="module")
 def listwise_rows(dl19):
-    return rows_from_benchmark(dl19, "listwise", group_size=20, top_n=100, seed=0)
+    return rows_from_benchmark(dl19, RowsConfig("listwise", group_size=20, top_n=100, seed=0))
 
 
 def _all_relevant_queries(benchmark, top_n=100, threshold=1):
@@ -109,15 +110,15 @@ def test_prompt_is_the_paradigms_messages_in_shown_order(dl19, listwise_rows):
 
 
 def test_same_seed_same_rows_other_seed_other_rows(dl19, listwise_rows):
-    again = rows_from_benchmark(dl19, "listwise", group_size=20, top_n=100, seed=0)
+    again = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=20, top_n=100, seed=0))
     assert again.rows == listwise_rows.rows
-    other = rows_from_benchmark(dl19, "listwise", group_size=20, top_n=100, seed=1)
+    other = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=20, top_n=100, seed=1))
     differing = sum(a["docids"] != b["docids"] for a, b in zip(other.rows, listwise_rows.rows))
     assert differing == len(other.rows)
 
 
 def test_rel_threshold_two(dl19):
-    result = rows_from_benchmark(dl19, "setwise", group_size=10, top_n=50, rel_threshold=2, seed=3)
+    result = rows_from_benchmark(dl19, RowsConfig("setwise", group_size=10, top_n=50, rel_threshold=2, seed=3))
     for row in result.rows:
         assert any(g >= 2 for g in row["relevance"]) and any(g < 2 for g in row["relevance"])
     assert result.stats["queries_used"] + result.stats["queries_skipped"] == 43
@@ -125,7 +126,7 @@ def test_rel_threshold_two(dl19):
 
 
 def test_several_groups_per_query_start_from_different_relevant_passages(dl19):
-    result = rows_from_benchmark(dl19, "listwise", group_size=5, top_n=100, groups_per_query=3, seed=0)
+    result = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=5, top_n=100, groups_per_query=3, seed=0))
     by_query: dict[str, list[dict]] = {}
     for row in result.rows:
         by_query.setdefault(row["qid"], []).append(row)
@@ -139,7 +140,7 @@ def test_several_groups_per_query_start_from_different_relevant_passages(dl19):
 
 
 def test_pointwise_rows_are_one_passage_each_grouped_by_group_id(dl19):
-    result = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, seed=0)
+    result = rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20, seed=0))
     rows, stats = result.rows, result.stats
     assert stats["rows"] == 4 * stats["groups"] == len(rows)
     paradigm = get_paradigm("pointwise")
@@ -160,10 +161,10 @@ def test_allowing_groups_without_negative_reports_degenerate_groups():
     qrels = {"q1": {"d0": 1, "d1": 1, "d2": 1}, "q2": {"d3": 2, "d4": 0}}
     run = {"q1": [("d0", 3.0), ("d1", 2.0), ("d2", 1.0)], "q2": [("d3", 3.0), ("d4", 2.0), ("d5", 1.0)]}
     bench = Benchmark("toy", queries, passages, qrels, run)
-    strict = rows_from_benchmark(bench, "listwise", group_size=3, top_n=3)
+    strict = rows_from_benchmark(bench, RowsConfig("listwise", group_size=3, top_n=3))
     assert strict.stats["skipped"] == {"no_non_relevant_in_top_n": 1}
     assert strict.stats["degenerate_group_fraction"] == 0.0
-    loose = rows_from_benchmark(bench, "listwise", group_size=3, top_n=3, require_negative=False)
+    loose = rows_from_benchmark(bench, RowsConfig("listwise", group_size=3, top_n=3, require_negative=False))
     assert loose.stats["groups"] == 2 and loose.stats["degenerate_groups"] == 1
     assert loose.stats["degenerate_group_fraction"] == 0.5
     # d5 is not in the qrels: unjudged, shown as grade 0 and counted.
@@ -188,7 +189,7 @@ def test_skip_reasons_and_excluded_ids():
         "short": [("d0", 2.0), ("d1", 1.0)],
     }
     bench = Benchmark("toy", queries, passages, qrels, run, excluded={"judged": {"d4"}})
-    result = rows_from_benchmark(bench, "groupwise", group_size=3, top_n=3)
+    result = rows_from_benchmark(bench, RowsConfig("groupwise", group_size=3, top_n=3))
     assert result.stats["skipped"] == {
         "not_judged": 1,
         "no_candidates": 1,
@@ -208,43 +209,41 @@ def test_missing_passage_text_is_a_user_error():
         {"q": [("d0", 2), ("d9", 1)]},
     )
     with pytest.raises(RankrlError, match="'d9'"):
-        rows_from_benchmark(bench, "listwise", group_size=2, top_n=2)
+        rows_from_benchmark(bench, RowsConfig("listwise", group_size=2, top_n=2))
 
 
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
         ({"paradigm": "pairwise"}, RankrlError, "unknown paradigm 'pairwise'"),
-        ({"group_size": 1}, ConfigError, "group_size must be >= 2"),
-        ({"group_size": 30, "top_n": 20}, ConfigError, r"top_n \(20\) must be >= group_size \(30\)"),
-        ({"groups_per_query": 0}, ConfigError, "groups_per_query must be >= 1"),
-        ({"max_prompt_tokens": 100}, ConfigError, "needs a tokenizer"),
+        ({"group_size": 1}, FieldError, "^group_size must be >= 2"),
+        ({"group_size": 30, "top_n": 20}, FieldError, r"^top_n \(20\) must be >= group_size \(30\)"),
+        ({"groups_per_query": 0}, FieldError, "^groups_per_query must be >= 1"),
+        ({"max_prompt_tokens": 100}, FieldError, "^max_prompt_tokens needs a tokenizer"),
     ],
 )
 def test_bad_configuration(dl19, kwargs, error, message):
     options = {"paradigm": "listwise", **kwargs}
     paradigm = options.pop("paradigm")
     with pytest.raises(error, match=message):
-        rows_from_benchmark(dl19, paradigm, **options)
+        rows_from_benchmark(dl19, RowsConfig(paradigm, **options))
 
 
 def test_passage_character_budget_truncates_every_row(dl19):
-    result = rows_from_benchmark(dl19, "setwise", group_size=5, top_n=20, max_passage_chars=40)
+    result = rows_from_benchmark(dl19, RowsConfig("setwise", group_size=5, top_n=20, max_passage_chars=40))
     assert result.stats["truncation_rate"] == 1.0 and result.stats["truncated_rows"] == len(result.rows)
     assert result.stats["paradigm"]["truncation"]["max_passage_chars"] == 40
 
 
 def test_prompt_token_budget_with_a_tiny_tokenizer(dl19):
     tokenizer = tiny_tokenizer()
-    full = rows_from_benchmark(dl19, "listwise", group_size=10, top_n=50, seed=2, tokenizer=tokenizer)
+    full = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=10, top_n=50, seed=2), tokenizer=tokenizer)
     assert full.stats["prompt_length"]["unit"] == "tokens"
     assert full.stats["truncation_rate"] == 0.0
     sizes = [count_prompt_tokens(tokenizer, r["prompt"]) for r in full.rows]
     assert full.stats["prompt_length"]["max"] == max(sizes)
     budget = sorted(sizes)[len(sizes) // 2]  # the median: about half the prompts must be cut
-    cut = rows_from_benchmark(
-        dl19, "listwise", group_size=10, top_n=50, seed=2, tokenizer=tokenizer, max_prompt_tokens=budget
-    )
+    cut = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=10, top_n=50, seed=2, max_prompt_tokens=budget), tokenizer=tokenizer)
     over = sum(s > budget for s in sizes)
     assert 0 < over < len(sizes)
     assert cut.stats["truncated_rows"] == over
@@ -256,7 +255,7 @@ def test_prompt_token_budget_with_a_tiny_tokenizer(dl19):
 
 
 def test_rankgpt_source_matches_benchmark_source(dl19_files, dl19, listwise_rows):
-    result = rows_from_rankgpt(*dl19_files, "listwise", group_size=20, top_n=100, seed=0)
+    result = rows_from_rankgpt(*dl19_files, RowsConfig("listwise", group_size=20, top_n=100, seed=0))
     assert result.rows == listwise_rows.rows
     assert result.stats["source"]["kind"] == "rankgpt"
 
@@ -304,14 +303,12 @@ def test_rows_to_dataset_rejects_empty_input():
 
 
 def test_worker_processes_give_the_same_rows_and_stats(dl19):
-    one = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4)
-    two = rows_from_benchmark(
-        dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4, num_proc=2
-    )
+    one = rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4))
+    two = rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4), num_proc=2)
     assert len(one.rows) > 64  # more than one render chunk, so chunks really travel to the workers
     assert two.rows == one.rows and two.stats == one.stats
     with pytest.raises(ConfigError, match="num_proc must be >= 1"):
-        rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, num_proc=0)
+        rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20), num_proc=0)
 
 
 def test_as_dataset_streams_the_same_rows_and_stats_into_arrow(dl19, monkeypatch):
@@ -319,19 +316,16 @@ def test_as_dataset_streams_the_same_rows_and_stats_into_arrow(dl19, monkeypatch
     time; with chunks smaller than the build, the dataset still equals the list path's rows, in order."""
     import rankrl.data.rows as rows_module
 
-    listed = rows_from_benchmark(dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4)
+    listed = rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4))
     monkeypatch.setattr(rows_module, "_CHUNK", 7)  # several chunks, the last one short
-    streamed = rows_from_benchmark(
-        dl19, "pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4, as_dataset=True
-    )
+    streamed = rows_from_benchmark(dl19, RowsConfig("pointwise", group_size=4, top_n=20, groups_per_query=2, seed=4), as_dataset=True)
     assert streamed.rows is None and streamed.stats == listed.stats
     assert len(listed.rows) % 7 != 0 and len(streamed.dataset) == len(listed.rows) == streamed.stats["rows"]
     assert streamed.dataset.to_list() == [{c: r[c] for c in ROW_COLUMNS} for r in listed.rows]
 
 
 def test_as_dataset_with_every_query_skipped_is_empty_with_the_row_schema(dl19):
-    result = rows_from_benchmark(dl19, "listwise", group_size=20, top_n=20, seed=0, rel_threshold=99,
-                                 as_dataset=True)
+    result = rows_from_benchmark(dl19, RowsConfig("listwise", group_size=20, top_n=20, seed=0, rel_threshold=99), as_dataset=True)
     assert result.stats["rows"] == 0 and len(result.dataset) == 0
     assert result.dataset.column_names == list(ROW_COLUMNS)
 
@@ -339,11 +333,13 @@ def test_as_dataset_with_every_query_skipped_is_empty_with_the_row_schema(dl19):
 def test_worker_processes_with_a_tokenizer_and_a_budget_give_the_same_rows(dl19):
     """Workers get the tokenizer once, through their initializer; token counts and truncation match one process."""
     tokenizer = tiny_tokenizer()
-    options = {"group_size": 5, "top_n": 20, "groups_per_query": 2, "seed": 1, "tokenizer": tokenizer}
-    median = rows_from_benchmark(dl19, "setwise", **options).stats["prompt_length"]["p50"]
+    options = {"group_size": 5, "top_n": 20, "groups_per_query": 2, "seed": 1}
+    median = rows_from_benchmark(dl19, RowsConfig("setwise", **options), tokenizer=tokenizer).stats[
+        "prompt_length"]["p50"]
     options["max_prompt_tokens"] = int(median)  # about half the prompts must be cut
-    one = rows_from_benchmark(dl19, "setwise", **options)
-    two = rows_from_benchmark(dl19, "setwise", num_proc=2, as_dataset=True, **options)
+    one = rows_from_benchmark(dl19, RowsConfig("setwise", **options), tokenizer=tokenizer)
+    two = rows_from_benchmark(dl19, RowsConfig("setwise", **options), tokenizer=tokenizer, num_proc=2,
+                              as_dataset=True)
     assert one.stats["rows"] > 64 and 0 < one.stats["truncation_rate"] < 1  # several chunks; the budget cuts some
     assert two.stats == one.stats
     assert two.dataset.to_list() == [{c: r[c] for c in ROW_COLUMNS} for r in one.rows]

@@ -6,9 +6,8 @@ import gzip
 import json
 
 import pytest
-
 from rankrl.core.errors import DataFormatError, RankrlError
-from rankrl.data.rows import rows_from_tevatron
+from rankrl.data.rows import RowsConfig, rows_from_tevatron
 from rankrl.data.tevatron import iter_tevatron_hf, read_tevatron
 
 
@@ -102,7 +101,7 @@ def test_invalid_json_line_and_missing_file(tmp_path):
 
 def test_rank_r1_recipe_one_positive_nineteen_negatives(tmp_path):
     path = _write_jsonl(tmp_path / "train.jsonl", _records())
-    result = rows_from_tevatron(path, "setwise", group_size=20, top_n=100, seed=0)
+    result = rows_from_tevatron(path, RowsConfig("setwise", group_size=20, top_n=100, seed=0))
     (row,) = result.rows  # query 7 has too few negatives for 19, query 9 has no positive
     assert row["qid"] == "3" and sorted(row["relevance"]) == [0] * 19 + [1]
     assert row["docids"][row["relevance"].index(1)] == "p3"
@@ -114,7 +113,7 @@ def test_rank_r1_recipe_one_positive_nineteen_negatives(tmp_path):
 
 def test_top_n_limits_negatives_and_positives_per_group(tmp_path):
     path = _write_jsonl(tmp_path / "train.jsonl", _records())
-    result = rows_from_tevatron(path, "listwise", group_size=5, top_n=6, groups_per_query=4, seed=1)
+    result = rows_from_tevatron(path, RowsConfig("listwise", group_size=5, top_n=6, groups_per_query=4, seed=1))
     q3 = [r for r in result.rows if r["qid"] == "3"]
     assert len(q3) == 4
     assert all(set(r["docids"]) - {"p3"} <= {f"n3-{i}" for i in range(6)} for r in q3)
@@ -124,20 +123,20 @@ def test_top_n_limits_negatives_and_positives_per_group(tmp_path):
     assert {d for r in q7 for d, g in zip(r["docids"], r["relevance"]) if g} == {"p7a", "p7b"}
     # p7a is also listed as a negative in the file: it stays a positive only.
     assert all(r["docids"].count("p7a") <= 1 for r in q7)
-    two = rows_from_tevatron(path, "listwise", group_size=5, positives_per_group=2, top_n=6, seed=1)
+    two = rows_from_tevatron(path, RowsConfig("listwise", group_size=5, top_n=6, seed=1), positives_per_group=2)
     assert [sum(r["relevance"]) for r in two.rows] == [1, 2]  # query 3 has a single positive
 
 
 def test_deterministic_and_limit(tmp_path):
     path = _write_jsonl(tmp_path / "train.jsonl", _records())
-    a = rows_from_tevatron(path, "groupwise", group_size=4, seed=5)
-    b = rows_from_tevatron(path, "groupwise", group_size=4, seed=5)
-    c = rows_from_tevatron(path, "groupwise", group_size=4, seed=6)
+    a = rows_from_tevatron(path, RowsConfig("groupwise", group_size=4, seed=5))
+    b = rows_from_tevatron(path, RowsConfig("groupwise", group_size=4, seed=5))
+    c = rows_from_tevatron(path, RowsConfig("groupwise", group_size=4, seed=6))
     assert a.rows == b.rows and a.rows != c.rows
-    limited = rows_from_tevatron(path, "groupwise", group_size=4, limit=1)
+    limited = rows_from_tevatron(path, RowsConfig("groupwise", group_size=4), limit=1)
     assert limited.stats["queries"] == 1 and [r["qid"] for r in limited.rows] == ["3"]
     with pytest.raises(RankrlError, match="positives_per_group"):
-        rows_from_tevatron(path, "groupwise", group_size=4, positives_per_group=4)
+        rows_from_tevatron(path, RowsConfig("groupwise", group_size=4), positives_per_group=4)
 
 
 def test_malformed_record_stops_the_build(tmp_path):
@@ -145,7 +144,7 @@ def test_malformed_record_stops_the_build(tmp_path):
     records[1]["negative_passages"][2] = {"docid": "n", "text": 5}
     path = _write_jsonl(tmp_path / "train.jsonl", records)
     with pytest.raises(DataFormatError, match=r"train\.jsonl:2: negative_passages\[2\]\.text"):
-        rows_from_tevatron(path, "setwise", group_size=4)
+        rows_from_tevatron(path, RowsConfig("setwise", group_size=4))
 
 
 def test_hub_unreachable_fails_clearly(monkeypatch):
@@ -187,4 +186,4 @@ def test_repeated_query_id_is_an_error(tmp_path):
     records[1]["query_id"] = "3"
     path = _write_jsonl(tmp_path / "train.jsonl", records)
     with pytest.raises(RankrlError, match="query id '3' appears more than once"):
-        rows_from_tevatron(path, "setwise", group_size=4)
+        rows_from_tevatron(path, RowsConfig("setwise", group_size=4))

@@ -9,10 +9,11 @@ import pytest
 from trl import GRPOConfig, ModelConfig
 
 from rankrl.core.errors import ConfigError
+from rankrl.prompts import get_paradigm
 from rankrl.rl.config import (
-    DEFAULT_REWARDS,
     ScriptArguments,
-    check_batch_arithmetic,
+    check_batch_sizes,
+    paradigm_from_script,
     parse_args,
     parse_reward_spec,
     validate,
@@ -69,31 +70,37 @@ def test_unknown_flag_and_bad_value_are_config_errors(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("raw", "processes", "needle"),
+    ("recipe", "processes", "needles"),
     [
-        ({"per_device_train_batch_size": 8, "num_generations": 3}, 1,
-         ("generation batch = per_device_train_batch_size (8) × processes (1) × gradient_accumulation_steps (1) "
-          "= 8 is not a multiple of num_generations (3)")),
-        ({"per_device_train_batch_size": 2, "num_generations": 8}, 3, "multiple of 8 (e.g. 8)"),
-        ({"per_device_train_batch_size": 2, "num_generations": 8}, 2, "multiple of 4 (e.g. 4), or num_generations"),
-        ({"per_device_train_batch_size": 4, "num_generations": 1}, 1, "num_generations must be >= 2"),
-        ({"per_device_train_batch_size": 4, "num_generations": 4, "generation_batch_size": 6}, 1,
-         "generation_batch_size (6) must be a multiple of"),
-        ({"per_device_train_batch_size": 4, "num_generations": 4, "generation_batch_size": 8,
-          "steps_per_generation": 2}, 1, "not both"),
+        ("per_device_train_batch_size: 8\nnum_generations: 3\n", 1,
+         ("generation_batch_size (8) must be divisible by num_generations (3)",  # TRL's own words
+          "Fix: the generation batch (8 completions with 1 process(es))", "multiple of 3 (e.g. 9)")),
+        ("per_device_train_batch_size: 2\nnum_generations: 8\n", 3, ("multiple of 8 (e.g. 8)",)),
+        ("per_device_train_batch_size: 2\nnum_generations: 8\n", 2, ("multiple of 4 (e.g. 4), or num_generations",)),
+        ("per_device_train_batch_size: 4\nnum_generations: 1\n", 1, ("num_generations >= 2",)),
+        ("per_device_train_batch_size: 4\nnum_generations: 4\ngeneration_batch_size: 6\n", 1,
+         ("generation_batch_size (6) must be divisible by the global batch size (4)",)),
+        ("per_device_train_batch_size: 4\nnum_generations: 4\ngeneration_batch_size: 8\nsteps_per_generation: 2\n",
+         1, ("can not be both configured",)),
     ],
 )
-def test_batch_arithmetic_says_what_to_change(raw, processes, needle):
+def test_trl_checks_the_batch_layout_and_rankrl_adds_the_fix(tmp_path, recipe, processes, needles):
+    """TRL's GRPOConfig.__post_init__ owns these rules (for the stated process count); rankrl only adds the fix."""
+    path = write(tmp_path, recipe)
     with pytest.raises(ConfigError) as err:
-        check_batch_arithmetic(raw, processes)
-    assert needle in str(err.value)
+        parse_args(["--config", str(path), *CPU], num_processes=processes)
+    assert str(err.value).startswith(f"{path}: invalid configuration: ")
+    for needle in needles:
+        assert needle in str(err.value)
 
 
-def test_batch_arithmetic_accepts_valid_layouts():
-    check_batch_arithmetic({"per_device_train_batch_size": 8, "num_generations": 8}, 4)
-    check_batch_arithmetic({"per_device_train_batch_size": 2, "num_generations": 8}, 4)
-    check_batch_arithmetic({"per_device_train_batch_size": 2, "num_generations": 8,
-                            "gradient_accumulation_steps": 4}, 1)
+def test_valid_batch_layouts_pass_for_their_process_count(tmp_path):
+    for recipe, processes in (("per_device_train_batch_size: 8\nnum_generations: 8\n", 4),
+                              ("per_device_train_batch_size: 2\nnum_generations: 8\n", 4),
+                              ("per_device_train_batch_size: 2\nnum_generations: 8\ngradient_accumulation_steps: 4\n",
+                               1)):
+        _, args, _, _ = parse_args(["--config", str(write(tmp_path, recipe)), *CPU], num_processes=processes)
+        assert args.generation_batch_size % args.num_generations == 0
 
 
 def test_process_count_is_part_of_the_check(tmp_path):
@@ -101,7 +108,7 @@ def test_process_count_is_part_of_the_check(tmp_path):
     _, args, _, _ = parse_args(["--config", str(recipe), *CPU], num_processes=4)
     assert args.per_device_train_batch_size == 2 and args.generation_batch_size == 8
     assert args.steps_per_generation == 1
-    with pytest.raises(ConfigError, match=r"processes \(3\)"):
+    with pytest.raises(ConfigError, match=r"with 3 process\(es\)"):
         parse_args(["--config", str(recipe), *CPU], num_processes=3)
 
 
@@ -128,10 +135,10 @@ def test_bad_reward_specs(item):
 
 def test_rewards_from_cli_and_default(tmp_path):
     script, *_ = parse_args([*CPU, "--paradigm", "listwise", "--rewards", "listwise_ndcg:1:k=5", "format:0.1"])
-    assert script.reward_specs() == [{"name": "listwise_ndcg", "weight": 1.0, "k": 5},
+    assert script.reward_specs(paradigm_from_script(script)) == [{"name": "listwise_ndcg", "weight": 1.0, "k": 5},
                                      {"name": "format", "weight": 0.1}]
     script, *_ = parse_args([*CPU, "--paradigm", "groupwise", "--rewards", "default"])
-    assert script.reward_specs() == DEFAULT_REWARDS["groupwise"]
+    assert script.reward_specs(paradigm_from_script(script)) == get_paradigm("groupwise").default_rewards()
 
 
 def _parsed(*flags: str):
@@ -161,15 +168,15 @@ def test_validate_data_source_rules(tmp_path):
     with pytest.raises(ConfigError, match="is not a folder"):
         validate(script, args, model)
     script, args, model = _parsed("--data_source", "rankgpt:cands.json")
-    with pytest.raises(ConfigError, match="needs rankgpt_qrels"):
+    with pytest.raises(ConfigError, match="rankgpt_qrels is needed with data_source rankgpt:FILE"):
         validate(script, args, model, check_paths=False)
     script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "128")
-    assert validate(script, args, model) == []
+    assert validate(script, args, model).warnings == []
 
 
 def test_validate_warns_without_prompt_budget_and_refuses_reward_weights():
     script, args, model = _parsed("--data_source", "synthetic")
-    assert any("max_prompt_tokens is not set" in w for w in validate(script, args, model))
+    assert any("max_prompt_tokens is not set" in w for w in validate(script, args, model).warnings)
     script, args, model = _parsed("--data_source", "synthetic", "--reward_weights", "1.0")
     with pytest.raises(ConfigError, match="not reward_weights"):
         validate(script, args, model)
@@ -190,7 +197,7 @@ def test_validate_vllm_context_and_mode():
     with pytest.raises(ConfigError, match=r"must divide the number of processes \(4\)"):
         validate(script, args, model, num_processes=4)
     script, args, model = _parsed(*base, "--max_prompt_tokens", "4096", "--vllm_max_model_length", "6144")
-    assert validate(script, args, model) == []
+    assert validate(script, args, model).warnings == []
 
 
 def test_validate_refuses_loggers_that_are_not_installed(monkeypatch):
@@ -200,10 +207,10 @@ def test_validate_refuses_loggers_that_are_not_installed(monkeypatch):
     script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "64", "--report_to", "wandb")
     with pytest.raises(ConfigError, match="report_to wandb: the wandb package is not installed"):
         validate(script, args, model)
-    assert validate(script, args, model, check_device=False) == []
+    assert validate(script, args, model, check_device=False).warnings == []
     script, args, model = _parsed("--data_source", "synthetic", "--max_prompt_tokens", "64",
                                   "--report_to", "tensorboard")
-    assert validate(script, args, model) == []
+    assert validate(script, args, model).warnings == []
 
 
 def test_validate_device_rules():
@@ -230,7 +237,7 @@ def test_every_recipe_parses_and_validates(recipes_dir):
             continue  # SFT recipes: see test_every_sft_recipe_parses_and_validates
         if path.name == "tiny.yaml":
             script, args, model, _ = parse_args(["--config", str(path)])
-            assert validate(script, args, model, check_paths=False) == []
+            assert validate(script, args, model, check_paths=False).warnings == []
             assert args.use_cpu and not args.bf16 and not args.gradient_checkpointing
             continue
         # A GPU recipe checked on this CPU machine for the 4-8 GPUs it is written for, without its model.
@@ -238,7 +245,7 @@ def test_every_recipe_parses_and_validates(recipes_dir):
             script, args, model, _ = parse_args(["--config", str(path), "--use_cpu", "true"],
                                                 num_processes=processes)
             assert validate(script, args, model, num_processes=processes, check_device=False,
-                            check_paths=False) == [], path.name
+                            check_paths=False).warnings == [], path.name
         assert args.bf16 and args.use_vllm and args.vllm_mode == "colocate" and model.use_peft
         assert script.max_prompt_tokens + args.max_completion_length <= args.vllm_max_model_length
         # TRL-version-sensitive values are written in the file itself
@@ -257,7 +264,7 @@ def test_rank_r1_recipes_carry_the_published_settings(recipes_dir):
         assert (args.learning_rate, model.lora_r, model.lora_alpha, args.num_generations) == (1e-5, 16, 32, 8)
         assert (script.max_prompt_tokens, args.max_completion_length) == (4096, 2048)
         assert (script.data_source, script.group_size, script.positives_per_group) == ("tevatron:hf", 20, 1)
-        assert script.paradigm == "setwise" and script.reward_specs() == [{"name": "setwise_choice", "weight": 1.0}]
+        assert script.paradigm == "setwise" and script.reward_specs(paradigm_from_script(script)) == [{"name": "setwise_choice", "weight": 1.0}]
 
 
 def test_every_sft_recipe_parses_and_validates(recipes_dir):
@@ -286,7 +293,7 @@ def test_every_sft_recipe_parses_and_validates(recipes_dir):
 ])
 def test_batch_sizes_below_one_are_refused_for_every_trainer(raw):
     with pytest.raises(ConfigError, match=r"must be >= 1, got (0|-1)"):
-        check_batch_arithmetic(raw, 1)
+        check_batch_sizes(raw)
 
 
 def test_sft_config_with_a_zero_batch_is_refused():
@@ -326,12 +333,12 @@ def test_validate_checks_the_model_folder_and_output_dir_up_front(tmp_path):
         script, args, model = _parsed(*base, "--output_dir", str(out))
         with pytest.raises(ConfigError, match=needle):
             validate(script, args, model)
-        assert validate(script, args, model, check_paths=False) == []  # a cluster recipe checked elsewhere
+        assert validate(script, args, model, check_paths=False).warnings == []  # a cluster recipe checked elsewhere
     script, args, model = _parsed(*base, "--output_dir", str(tmp_path / "new" / "out"))
-    assert validate(script, args, model) == [] and not (tmp_path / "new").exists()
+    assert validate(script, args, model).warnings == [] and not (tmp_path / "new").exists()
     for missing in (tmp_path / "no-model", "./no-model", "runs/a/b"):
         script, args, model = _parsed(*base, "--model_name_or_path", str(missing))
         with pytest.raises(ConfigError, match=f"model folder not found: {missing}"):
             validate(script, args, model)
     script, args, model = _parsed(*base, "--model_name_or_path", "Qwen/Qwen2.5-7B-Instruct")
-    assert validate(script, args, model) == []  # a hub id: checked when it is loaded
+    assert validate(script, args, model).warnings == []  # a hub id: checked when it is loaded

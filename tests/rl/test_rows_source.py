@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from rankrl.core.errors import ConfigError
 from rankrl.rl.config import ScriptArguments, paradigm_from_script
 from rankrl.rl.rows_source import build_train_rows
@@ -41,10 +40,10 @@ def test_max_train_rows_keeps_the_first_rows():
 
 
 def test_built_rows_must_match_the_paradigm(tmp_path):
-    from rankrl.data.rows import rows_from_benchmark, rows_to_dataset, save_rows
+    from rankrl.data.rows import RowsConfig, rows_from_benchmark, rows_to_dataset, save_rows
     from rankrl.data.synthetic import synthetic_benchmark
 
-    result = rows_from_benchmark(synthetic_benchmark(3, 4, 0), "groupwise", group_size=4)
+    result = rows_from_benchmark(synthetic_benchmark(3, 4, 0), RowsConfig("groupwise", group_size=4))
     folder = save_rows(rows_to_dataset(result.rows), tmp_path / "rows", {"stats": result.stats})
     script = ScriptArguments(dataset_dir=str(folder), paradigm="groupwise")
     rows = build_train_rows(script, paradigm_from_script(script), tokenizer=None)

@@ -9,7 +9,9 @@ import pytest
 
 from rankrl import prompts
 from rankrl.core.errors import ConfigError, DataFormatError
-from rankrl.rl import sft
+import importlib
+
+sft = importlib.import_module("rankrl.rl.sft")  # the module (rankrl.rl.sft is the API function)
 from rankrl.core.metadata import read_metadata
 
 RECIPE = Path(sft.__file__).parent / "recipes" / "sft-tiny.yaml"

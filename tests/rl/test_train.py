@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import TrainerCallback
-
 from rankrl import prompts
-from rankrl.rl import train
 from rankrl.core.cli import main as cli_main
-from rankrl.rl.config import DEFAULT_REWARDS
 from rankrl.core.metadata import read_metadata
+import importlib
+
+train = importlib.import_module("rankrl.rl.train")  # the module (rankrl.rl.train is the API function)
+from rankrl.prompts import get_paradigm
+from transformers import TrainerCallback
 
 MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
                "rankrl.json")
@@ -27,7 +28,7 @@ MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_
     [
         ("paradigm: setwise\nlearning_rat: 0.1\n", "recipe.yaml:2: 'learning_rat' (did you mean 'learning_rate'?)"),
         ("paradigm: setwise\nrewards: [format\n", "malformed YAML"),
-        ("num_generations: 3\nper_device_train_batch_size: 8\n", "is not a multiple of num_generations (3)"),
+        ("num_generations: 3\nper_device_train_batch_size: 8\n", "must be divisible by num_generations (3)"),
         ("data_source: synthetic\nparadigm: sideways\n", "unknown paradigm 'sideways'"),
     ],
 )
@@ -96,7 +97,7 @@ def test_use_vllm_without_vllm_is_refused_before_loading(warm_tiny_model, tmp_pa
     if importlib.util.find_spec("vllm") is not None:
         pytest.skip("vLLM is installed here; this checks the message users without it get")
     out = tmp_path / "out"
-    with pytest.raises(ConfigError, match=r"vLLM is not installed: pip install 'rankrl\[vllm\]'"):
+    with pytest.raises(ConfigError, match=r"vLLM is not installed: pip install -e '\.\[vllm\]'"):
         train.main(tiny_args(warm_tiny_model, out, "--use_vllm", "true", "--vllm_max_model_length", "512"))
     assert not out.exists()
 
@@ -121,20 +122,16 @@ def test_recipe_env_block_is_applied_after_validation(warm_tiny_model, tmp_path,
 
 def test_dry_run_on_real_dl19_reports_truncation_and_writes_nothing(warm_tiny_model, shared_data, tmp_path,
                                                                      tiny_args, capsys):
-    from transformers import AutoTokenizer
-
     from rankrl.data.benchmarks import load_benchmark
-    from rankrl.data.rows import rows_from_benchmark
+    from rankrl.data.rows import RowsConfig, rows_from_benchmark
+    from transformers import AutoTokenizer
 
     out = tmp_path / "out"
     flags = ["--data_source", "benchmark:trec-dl-2019", "--benchmark_dir", str(shared_data), "--group_size", "5",
              "--max_prompt_tokens", "1200", "--paradigm", "listwise", "--rewards", "default", "--dry_run", "true"]
     assert train.main(tiny_args(warm_tiny_model, out, *flags)) == 0
     assert not out.exists()
-    expected = rows_from_benchmark(
-        load_benchmark("trec-dl-2019", data_dir=shared_data), "listwise", group_size=5, top_n=100,
-        tokenizer=AutoTokenizer.from_pretrained(warm_tiny_model), max_prompt_tokens=1200,
-    ).stats
+    expected = rows_from_benchmark(load_benchmark("trec-dl-2019", data_dir=shared_data), RowsConfig("listwise", group_size=5, top_n=100, max_prompt_tokens=1200), tokenizer=AutoTokenizer.from_pretrained(warm_tiny_model)).stats
     assert 0 < expected["truncated_rows"] < expected["rows"]
     err = capsys.readouterr().err
     assert f"rows: {expected['rows']} from benchmark:trec-dl-2019" in err
@@ -144,10 +141,10 @@ def test_dry_run_on_real_dl19_reports_truncation_and_writes_nothing(warm_tiny_mo
 
 def test_dataset_dir_from_data_build(warm_tiny_model, tmp_path, tiny_args, capsys):
     from rankrl.core.errors import ConfigError
-    from rankrl.data.rows import rows_from_benchmark, rows_to_dataset, save_rows
+    from rankrl.data.rows import RowsConfig, rows_from_benchmark, rows_to_dataset, save_rows
     from rankrl.data.synthetic import synthetic_benchmark
 
-    result = rows_from_benchmark(synthetic_benchmark(6, 4, 0), "setwise", group_size=4)
+    result = rows_from_benchmark(synthetic_benchmark(6, 4, 0), RowsConfig("setwise", group_size=4))
     built = save_rows(rows_to_dataset(result.rows), tmp_path / "rows", {"stats": result.stats})
     out = tmp_path / "out"
     flags = ["--config", str(train_recipe()), "--model_name_or_path", str(warm_tiny_model),
@@ -199,7 +196,7 @@ def test_two_grpo_steps_per_paradigm_leave_a_complete_checkpoint(paradigm, warm_
     meta = _check_saved(out, paradigm, 2)
     _check_saved(out / "checkpoint-2", paradigm, 2)
     assert [(s["name"], s["weight"]) for s in meta["rewards"]] == [
-        (s["name"], s["weight"]) for s in DEFAULT_REWARDS[paradigm]
+        (s["name"], s["weight"]) for s in get_paradigm(paradigm).DEFAULT_REWARDS
     ]
     history = [h for h in log_history(out / "checkpoint-2") if "loss" in h]
     assert [h["step"] for h in history] == [1, 2]
@@ -207,13 +204,13 @@ def test_two_grpo_steps_per_paradigm_leave_a_complete_checkpoint(paradigm, warm_
         for key in ("rankrl/zero_variance_fraction", "rankrl/parse_failure_rate", "rankrl/format_ok_rate",
                     "completions/mean_length", "frac_reward_zero_std"):
             assert key in record, key
-        for spec in DEFAULT_REWARDS[paradigm]:
+        for spec in get_paradigm(paradigm).DEFAULT_REWARDS:
             assert f"rewards/{spec['name']}/mean" in record
         assert 0.0 <= record["rankrl/parse_failure_rate"] <= 1.0
         assert record["rankrl/zero_variance_fraction"] == pytest.approx(record["frac_reward_zero_std"])
     samples = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 4 and {s["step"] for s in samples} == {0, 1}
-    assert all(set(s["rewards"]) == {spec["name"] for spec in DEFAULT_REWARDS[paradigm]} for s in samples)
+    assert all(set(s["rewards"]) == {spec["name"] for spec in get_paradigm(paradigm).DEFAULT_REWARDS} for s in samples)
     model = AutoModelForCausalLM.from_pretrained(out)
     assert model.config.model_type == "qwen3"
 
@@ -232,9 +229,8 @@ class _Interrupt(TrainerCallback):
 @pytest.mark.slow
 def test_interrupted_run_resumes_from_its_last_checkpoint(warm_tiny_model, tmp_path, tiny_args, log_history,
                                                           monkeypatch):
-    from safetensors.torch import load_file
-
     from rankrl.core.errors import ConfigError
+    from safetensors.torch import load_file
 
     flags = ("--max_steps", "4", "--save_steps", "2")
     out = tmp_path / "out"
