@@ -11,7 +11,8 @@ held-out synthetic queries (``data.synthetic``, split ``test``; training uses sp
 4. **gold SFT** (the ceiling) — the same supervised loop from the same random model, on the *gold* answers, for
    as many steps as the warm-up: what this model learns in that budget when told the answer.
 
-Every stage is scored by ``rankrl eval`` on a ``local:`` copy of the held-out benchmark (pointwise: passages
+GRPO runs through ``rankrl.rl.train`` and every stage is scored by ``rankrl.eval.evaluate`` (the library under
+``rankrl train``/``rankrl eval``, never their command lines) on a ``local:`` copy of the held-out benchmark (pointwise: passages
 ranked by the answer, true before false, ties in first-stage order — so a model that always gives the same answer
 scores exactly the random first stage). The table reports
 nDCG@10 and top-1 accuracy with standard errors over queries, the paired difference GRPO − warm-up with its
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import random
 import shutil
 import sys
 import time
@@ -54,7 +54,6 @@ class DemoConfig:
     recipe: Path = DEFAULT_RECIPE
     seed: int = 0
     grpo_steps: int | None = None  # None: the recipe's max_steps
-    budget_seconds: float | None = None  # wall-clock cap on GRPO (needs `max_train_seconds` in rankrl train)
     warmup_steps: int = 100
     warmup_batch_size: int = 32
     warmup_lr: float = 3e-3
@@ -89,7 +88,8 @@ class RecipeTask:
 
 def read_recipe_task(path: Path) -> RecipeTask:
     """The recipe's task settings; ``ConfigError`` when the recipe cannot drive the demo (file, field named)."""
-    from rankrl.rl.config import DEFAULT_REWARDS, ScriptArguments
+    from rankrl import prompts
+    from rankrl.rl.config import ScriptArguments
     from rankrl.rl.recipe import read_recipe
 
     recipe = read_recipe(path)
@@ -105,7 +105,7 @@ def read_recipe_task(path: Path) -> RecipeTask:
         return values.get(key, defaults.get(key, default))
 
     paradigm = get("paradigm")
-    rewards = values.get("rewards") or DEFAULT_REWARDS.get(paradigm, [])
+    rewards = values.get("rewards") or prompts.get_paradigm(paradigm, template=get("template")).default_rewards()
     for key in ("max_steps", "max_completion_length"):
         if not isinstance(values.get(key), int) or values[key] < 1:
             raise ConfigError(f"{recipe.where(key)}: the demo needs a positive integer {key}")
@@ -133,8 +133,6 @@ def validate(config: DemoConfig) -> RecipeTask:
             problems.append(f"--{name.replace('_', '-')} must be >= 1, got {getattr(config, name)}")
     if config.grpo_steps is not None and config.grpo_steps < 1:
         problems.append(f"--grpo-steps must be >= 1, got {config.grpo_steps}")
-    if config.budget_seconds is not None and config.budget_seconds <= 0:
-        problems.append(f"--budget-seconds must be > 0, got {config.budget_seconds}")
     if config.warmup_lr <= 0:
         problems.append(f"--warmup-lr must be > 0, got {config.warmup_lr}")
     if config.rope_theta <= 0:
@@ -150,23 +148,12 @@ def validate(config: DemoConfig) -> RecipeTask:
     prompts.get_paradigm(task.paradigm, template=task.template)  # unknown paradigm/template: RankrlError
     synthetic_benchmark(1, config.test_group_size, config.seed, "test", task=task.task,
                         passage_words=task.passage_words)  # bad group size / task: ConfigError
-    if config.budget_seconds is not None and not _train_supports_budget():
-        raise ConfigError(
-            "--budget-seconds needs `rankrl train` to support max_train_seconds, which this version lacks; "
-            "use --grpo-steps instead"
-        )
     out = config.out
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER_FILE).exists())):
         raise ConfigError(
             f"{out}: exists and is not a demo output folder (no {MARKER_FILE}); choose another --out or empty it"
         )
     return task
-
-
-def _train_supports_budget() -> bool:
-    from rankrl.rl.config import ScriptArguments
-
-    return "max_train_seconds" in {f.name for f in fields(ScriptArguments)}
 
 
 # ----------------------------------------------------------------------------------------------- progress
@@ -231,34 +218,6 @@ def training_rows(task: RecipeTask, seed: int, tokenizer: Any) -> list[dict[str,
     return result.rows
 
 
-# ----------------------------------------------------------------------------------------------- answers
-
-
-def random_value(paradigm: Any, num_passages: int, rng: random.Random) -> Any:
-    """A well-formed answer value drawn independently of relevance (the format warm-up's targets)."""
-    name = paradigm.name
-    if name == "setwise":
-        return rng.randrange(num_passages)
-    if name == "listwise":
-        return rng.sample(range(num_passages), num_passages)
-    if name == "pointwise":
-        return float(rng.randint(0, int(paradigm.score_max)))
-    return [float(rng.randint(0, 10)) for _ in range(num_passages)]
-
-
-def gold_value(paradigm: Any, grades: list[int]) -> Any:
-    """The answer the qrels call right (the ceiling's targets)."""
-    name = paradigm.name
-    top = max(max(grades), 1)
-    if name == "setwise":
-        return grades.index(max(grades))
-    if name == "listwise":
-        return sorted(range(len(grades)), key=lambda i: -grades[i])
-    if name == "pointwise":
-        return float(round(paradigm.score_max * max(grades[0], 0) / top))
-    return [float(round(10 * max(g, 0) / top)) for g in grades]
-
-
 # ----------------------------------------------------------------------------------------------- models
 
 
@@ -293,6 +252,7 @@ def supervised(
     the qrels' answer (the ceiling). A plain loop, not TRL's SFTTrainer: on two CPU cores it is ~10x faster here
     (no full-vocabulary metrics over prompt tokens).
     """
+    import numpy as np
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -302,7 +262,8 @@ def supervised(
     tokenizer = AutoTokenizer.from_pretrained(init)
     model = AutoModelForCausalLM.from_pretrained(init)
     torch.manual_seed(seed)
-    rng = random.Random(f"rankrl-demo/{label}/{seed}")
+    rng = np.random.default_rng([seed, sum(label.encode())])  # one stream per stage and seed
+    grade_max = max(max(max(row["relevance"]) for row in rows), 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
     prompt_cache: dict[int, list[int]] = {}
@@ -312,10 +273,11 @@ def supervised(
     for _ in bar:
         batch = []
         for _ in range(batch_size):
-            i = rng.randrange(len(rows))
+            i = int(rng.integers(len(rows)))
             row = rows[i]
             n = len(row["relevance"])
-            value = gold_value(paradigm, list(row["relevance"])) if gold else random_value(paradigm, n, rng)
+            value = (paradigm.gold_value(list(row["relevance"]), grade_max) if gold
+                     else paradigm.random_value(n, rng))
             if i not in prompt_cache:
                 text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
                 prompt_cache[i] = tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -351,24 +313,17 @@ def supervised(
 
 
 def run_grpo(config: DemoConfig, task: RecipeTask, warmup: Path, out: Path) -> dict[str, Any]:
-    """``rankrl train`` with the recipe, from the warm-up checkpoint; the final checkpoint keeps the log history."""
-    from rankrl.rl import train
+    """``rankrl.rl.train`` with the recipe, from the warm-up checkpoint; the trainer's log history comes back."""
+    from rankrl.rl import TrainConfig, train
 
     steps = config.grpo_steps or task.max_steps
-    argv = [
-        "--config", str(config.recipe), "--model_name_or_path", str(warmup), "--output_dir", str(out),
-        "--seed", str(config.seed), "--rows_seed", str(config.seed), "--max_steps", str(steps),
-        "--save_steps", str(steps), "--save_total_limit", "1",
-    ]
-    if config.budget_seconds is not None:
-        argv += ["--max_train_seconds", str(config.budget_seconds)]
     start = time.perf_counter()
-    code = train.main(argv)
-    if code:
-        raise RankrlError(f"rankrl train exited with code {code}")
-    history = read_log_history(out)
-    done = max((h.get("step", 0) for h in history), default=0)
-    return {"max_steps": steps, "steps": done, "seconds": round(time.perf_counter() - start, 1),
+    result = train(TrainConfig.from_recipe(config.recipe, {
+        "model_name_or_path": str(warmup), "output_dir": str(out), "seed": config.seed, "rows_seed": config.seed,
+        "max_steps": steps, "save_steps": steps, "save_total_limit": 1,
+    }))
+    history = result.log_history or read_log_history(out)
+    return {"max_steps": steps, "steps": result.step, "seconds": round(time.perf_counter() - start, 1),
             "log_history": history}
 
 
@@ -384,23 +339,18 @@ def read_log_history(output_dir: Path) -> list[dict[str, Any]]:
     return []
 
 
-def run_eval(model: Path, benchmark_dir: Path, out: Path, config: DemoConfig, task: RecipeTask) -> None:
-    from rankrl.eval import cli
+def run_eval(model: Path, benchmark_dir: Path, out: Path, config: DemoConfig, task: RecipeTask, paradigm: Any) -> Any:
+    """``rankrl.eval.evaluate`` of one stage on the held-out benchmark; files go to ``out``."""
+    from rankrl.eval import EvalConfig, evaluate
 
-    argv = [
-        "--model", str(model), "--benchmark", f"local:{benchmark_dir}", "--out", str(out),
-        "--max-new-tokens", str(task.max_completion_length), "--batch-size", str(config.eval_batch_size),
-        "--seed", str(config.seed), "--metrics", "nDCG@10,RR@10",
-    ]
-    if task.paradigm == "pointwise":
-        # Rank by the answer itself (true before false; ties keep the first-stage order), not by the expected
-        # score from token probabilities: a format-only model's P(true) still shifts slightly and consistently
-        # with the marker word, which the expected score turns into a perfect or perfectly inverted ranking
-        # (measured: warm-up nDCG@10 0.296 against 0.480 for the random order). The answer is what was trained.
-        argv.append("--no-expected-score")
-    code = cli.main(argv)
-    if code:
-        raise RankrlError(f"rankrl eval exited with code {code} for {model}")
+    # A paradigm scored from logprobs (pointwise) ranks by the answer itself here (true before false; ties keep
+    # the first-stage order), not by the expected score: a format-only model's P(true) still shifts slightly and
+    # consistently with the marker word, which the expected score turns into a perfect or perfectly inverted
+    # ranking (measured: warm-up nDCG@10 0.296 against 0.480 for the random order). The answer is what was trained.
+    return evaluate(EvalConfig(
+        model=str(model), benchmark=f"local:{benchmark_dir}", out=str(out), max_new_tokens=task.max_completion_length,
+        batch_size=config.eval_batch_size, seed=config.seed, metrics="nDCG@10,RR@10",
+        no_expected_score=paradigm.scores_from_logprobs, no_progress=True))
 
 
 # ----------------------------------------------------------------------------------------------- scoring
@@ -418,11 +368,10 @@ def mean_se(values: list[float]) -> tuple[float, float]:
     return mean, math.sqrt(var / n)
 
 
-def stage_scores(eval_dir: Path, qrels: dict[str, dict[str, int]], task: RecipeTask) -> dict[str, Any]:
-    """Per-query nDCG@10 and top-1 accuracy from ``metrics.json``; format-ok rate and mean reward from traces."""
-    metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
-    out = _per_query_scores(metrics["per_query"])
-    out.update(trace_scores(eval_dir / "traces.jsonl", qrels, task))
+def stage_scores(result: Any, qrels: dict[str, dict[str, int]], task: RecipeTask, paradigm: Any) -> dict[str, Any]:
+    """Per-query nDCG@10 and top-1 accuracy, format-ok rate and mean reward, from an ``EvalResult``."""
+    out = _per_query_scores(result.per_query)
+    out.update(trace_scores(result.traces, qrels, task, paradigm))
     return out
 
 
@@ -443,13 +392,11 @@ def _per_query_scores(per_query_metrics: dict[str, dict[str, float]]) -> dict[st
     return out
 
 
-def trace_scores(path: Path, qrels: dict[str, dict[str, int]], task: RecipeTask) -> dict[str, float]:
+def trace_scores(traces: list[dict[str, Any]], qrels: dict[str, dict[str, int]], task: RecipeTask,
+                 paradigm: Any) -> dict[str, float]:
     """Format-ok rate and the recipe's weighted reward over the held-out completions (as in training)."""
-    from rankrl import prompts
     from rankrl.rewards import build_rewards
 
-    paradigm = prompts.get_paradigm(task.paradigm, template=task.template)
-    traces = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if not traces:
         return {"format_ok": float("nan"), "reward": float("nan")}
     funcs, weights = build_rewards(task.rewards, paradigm, task.format_gate)
@@ -696,8 +643,8 @@ def run_demo(config: DemoConfig) -> dict[str, Any]:
     for stage in STAGES:
         if (models / stage).is_dir():
             print(f"  evaluating {stage}", flush=True)
-            run_eval(models / stage, out / "data" / "heldout", evals / stage, config, task)
-            scores[stage] = stage_scores(evals / stage, heldout.qrels, task)
+            result = run_eval(models / stage, out / "data" / "heldout", evals / stage, config, task, paradigm)
+            scores[stage] = stage_scores(result, heldout.qrels, task, paradigm)
     progress.done()
     info["timings"] = progress.timings
 
@@ -727,7 +674,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", type=Path, default=DEFAULT_RECIPE, help="GRPO recipe (default: rl/recipes/tiny.yaml)")
     p.add_argument("--seed", type=int, default=0, help="seed of the model, data, warm-up and GRPO (default: 0)")
     p.add_argument("--grpo-steps", type=int, help="GRPO steps (default: the recipe's max_steps)")
-    p.add_argument("--budget-seconds", type=float, help="wall-clock cap on GRPO training")
     p.add_argument("--warmup-steps", type=int, default=DemoConfig.warmup_steps,
                    help="format warm-up (and ceiling) steps (default: %(default)s)")
     p.add_argument("--warmup-batch-size", type=int, default=DemoConfig.warmup_batch_size)
@@ -750,7 +696,7 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     config = DemoConfig(
         out=args.out, recipe=args.recipe, seed=args.seed, grpo_steps=args.grpo_steps,
-        budget_seconds=args.budget_seconds, warmup_steps=args.warmup_steps,
+        warmup_steps=args.warmup_steps,
         warmup_batch_size=args.warmup_batch_size, warmup_lr=args.warmup_lr, ceiling=not args.no_ceiling,
         test_queries=args.test_queries, test_group_size=args.test_group_size, rope_theta=args.rope_theta,
         eval_batch_size=args.eval_batch_size, threads=args.threads,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rankrl.core.errors import ConfigError
@@ -26,11 +26,14 @@ def _paradigm(name: str, template: str | None = None):
 
 
 def test_gold_values_follow_the_grades():
-    assert demo.gold_value(_paradigm("pointwise", "pointwise-binary"), [1]) == 1.0
-    assert demo.gold_value(_paradigm("pointwise", "pointwise-binary"), [0]) == 0.0
-    assert demo.gold_value(_paradigm("pointwise"), [1]) == 10.0
-    assert demo.gold_value(_paradigm("setwise"), [0, 0, 2, 1]) == 2
-    assert demo.gold_value(_paradigm("listwise"), [0, 2, 1]) == [1, 2, 0]
+    """The demo's ceiling targets are the paradigm's gold answers (one rule for rankrl: BaseParadigm.gold_value)."""
+    assert _paradigm("pointwise", "pointwise-binary").gold_value([1], grade_max=1) == 1.0
+    assert _paradigm("pointwise", "pointwise-binary").gold_value([0], grade_max=1) == 0.0
+    assert _paradigm("pointwise").gold_value([1], grade_max=1) == 10.0
+    assert _paradigm("pointwise").gold_value([2], grade_max=3) == 7.0 and _paradigm("pointwise").gold_value([2]) == 2.0
+    assert _paradigm("setwise").gold_value([0, 0, 2, 1]) == 2
+    assert _paradigm("listwise").gold_value([0, 2, 1]) == [1, 2, 0]
+    assert _paradigm("groupwise").gold_value([0, 3, 1], grade_max=3) == [0.0, 10.0, 3.0]
 
 
 @pytest.mark.parametrize(
@@ -40,21 +43,21 @@ def test_gold_values_follow_the_grades():
 )
 def test_random_values_are_well_formed_and_cover_every_answer(name, template, expected):
     paradigm = _paradigm(name, template)
-    rng = random.Random(0)
+    rng = np.random.default_rng(0)
     seen = set()
     for _ in range(400):
-        value = demo.random_value(paradigm, 4, rng)
+        value = paradigm.random_value(4, rng)
         seen.add(value)
         completion = paradigm.render_answer(value)
-        parsed = paradigm.parse(completion, 1 if name == "pointwise" else 4)
+        parsed = paradigm.parse(completion, 1 if paradigm.one_passage_per_prompt else 4)
         assert parsed.ok and parsed.format_ok and parsed.value == value
     assert seen == expected
 
 
 def test_random_listwise_values_are_permutations():
     paradigm = _paradigm("listwise")
-    rng = random.Random(1)
-    perms = {tuple(demo.random_value(paradigm, 3, rng)) for _ in range(200)}
+    rng = np.random.default_rng(1)
+    perms = {tuple(paradigm.random_value(3, rng)) for _ in range(200)}
     assert all(sorted(p) == [0, 1, 2] for p in perms) and len(perms) == 6
 
 
@@ -121,15 +124,14 @@ def test_trace_scores_apply_the_recipe_rewards_to_held_out_completions(tmp_path)
         {"qid": "q1", "docids": ["d2"], "completion": "<think>\n\n</think>\n<answer>true</answer>", "format_ok": True},
         {"qid": "q1", "docids": ["d3"], "completion": "no tags at all", "format_ok": False},
     ]
-    path = tmp_path / "traces.jsonl"
-    path.write_text("".join(json.dumps(t) + "\n" for t in traces))
     task = demo.RecipeTask(
         paradigm="pointwise", template="pointwise-binary", task="marker", queries=1, group_size=3, passage_words=4,
         max_prompt_tokens=None, max_completion_length=16, max_steps=1,
         rewards=[{"name": "pointwise_accuracy", "weight": 1.0}, {"name": "format", "weight": 0.2}],
         format_gate="zero",
     )
-    out = demo.trace_scores(path, {"q1": {"d1": 1, "d2": 0, "d3": 0}}, task)
+    out = demo.trace_scores(traces, {"q1": {"d1": 1, "d2": 0, "d3": 0}}, task,
+                            _paradigm("pointwise", "pointwise-binary"))
     assert out["format_ok"] == pytest.approx(2 / 3)
     # d1: accuracy 1 + 0.2 format; d2: 0 + 0.2; d3: unparsable -> 0 + 0 (strict format reward)
     assert out["reward"] == pytest.approx((1.2 + 0.2 + 0.0) / 3)
@@ -165,8 +167,8 @@ def test_bad_flags_fail_before_anything_is_written(tmp_path):
     out = tmp_path / "demo"
     with pytest.raises(ConfigError, match="--warmup-steps must be >= 1"):
         demo.validate(demo.DemoConfig(out=out, warmup_steps=0))
-    with pytest.raises(ConfigError, match="--budget-seconds must be > 0"):
-        demo.validate(demo.DemoConfig(out=out, budget_seconds=-1))
+    with pytest.raises(TypeError):  # the dead option is gone (it could never work)
+        demo.DemoConfig(out=out, budget_seconds=-1)  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="group_size"):
         demo.validate(demo.DemoConfig(out=out, test_group_size=1))
     assert not out.exists()
