@@ -82,16 +82,23 @@ def format_log_line(logs: Mapping[str, Any], step: int, max_steps: int | None,
 
 
 class _Pace:
-    """Seconds per optimizer step between two logging calls."""
+    """Seconds per optimizer step between two logging calls, timed from the first step that starts (not from
+    train begin, which on resume includes loading the checkpoint and skipping the data already seen)."""
 
     def __init__(self) -> None:
         self.time: float | None = None
         self.step = 0
 
+    def first_step(self, step: int) -> None:
+        if self.time is None:
+            self.start(step)
+
     def start(self, step: int) -> None:
         self.time, self.step = time.monotonic(), step
 
     def tick(self, step: int) -> float | None:
+        if self.time is None:  # no step has started yet
+            return None
         now = time.monotonic()
         pace = (now - self.time) / (step - self.step) if self.time is not None and step > self.step else None
         if step > self.step:
@@ -108,7 +115,10 @@ class CompactProgressCallback(ProgressCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         super().on_train_begin(args, state, control, **kwargs)
-        self.pace.start(state.global_step)
+        self.pace = _Pace()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.pace.first_step(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or logs is None:
@@ -129,7 +139,10 @@ class CompactPrinterCallback(TrainerCallback):
         self.pace = _Pace()
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.pace.start(state.global_step)
+        self.pace = _Pace()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.pace.first_step(state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_local_process_zero or logs is None:

@@ -52,3 +52,20 @@ def test_combine_and_bar_totals(dl19, capsys):
                      Sampling(), RerankConfig(max_queries=2), progress=True)
     err = capsys.readouterr().err
     assert "9/9" in err and "18/18" in err  # 9 rounds, 2 queries x 9 windows; tqdm then shows an ETA
+
+
+def test_no_progress_silences_transformers_bars(monkeypatch):
+    from transformers.utils import logging as hf_logging
+
+    from rankrl.eval.progress import silence_library_bars
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    hf_logging.enable_progress_bar()
+    try:
+        silence_library_bars()
+        assert not hf_logging.is_progress_bar_enabled()
+        import os
+
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    finally:
+        hf_logging.enable_progress_bar()

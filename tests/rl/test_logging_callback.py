@@ -40,3 +40,17 @@ def test_empty_metrics_are_dropped_not_logged_as_none() -> None:
     metrics = {"a": [1.0, math.nan], "b": [math.nan, math.nan], "c": []}
     drop_empty_metrics(metrics)
     assert list(metrics) == ["a"]
+
+
+def test_pace_counts_from_the_first_step_not_from_train_begin() -> None:
+    import time
+
+    from rankrl.rl.logging_callback import _Pace
+
+    pace = _Pace()
+    assert pace.tick(5) is None  # no step started yet
+    pace.first_step(5)  # a resumed run's first step is 5
+    pace.first_step(6)  # later calls do not restart the clock
+    time.sleep(0.05)
+    value = pace.tick(7)
+    assert value is not None and 0.02 < value < 1.0  # 2 steps in ~0.05 s
