@@ -58,7 +58,12 @@ class Study:
     sft_batch: int = 8
     sft_lr: float = 2e-4
     grpo_steps: int = 12
+    grpo_prompts: int = 4
+    grpo_generations: int = 4
+    grpo_completion_tokens: int = 24
     grpo_lr: float = 1e-4
+    base_queries: int = 0
+    """Held-out queries the base model is evaluated on (0: all); its parse-ok rate is the point, and it costs."""
     threads: int = 2
     timings: dict[str, float] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
@@ -129,10 +134,11 @@ def write_split(src: Path, dst: Path, qids: set[str], *, judged_only: bool, bina
 
 # --- the arms --------------------------------------------------------------------------------------------
 
-def evaluate(study: Study, name: str, model: Path, test_dir: Path) -> dict[str, Any]:
+def evaluate(study: Study, name: str, model: Path, test_dir: Path, max_queries: int = 0) -> dict[str, Any]:
     out = study.out / "eval" / name
+    limit = ["--max-queries", str(max_queries)] if max_queries else []
     rankrl(study, f"eval-{name}", [
-        "eval", "--model", str(model), "--paradigm", "pointwise", "--template", "pointwise-binary",
+        "eval", *limit, "--model", str(model), "--paradigm", "pointwise", "--template", "pointwise-binary",
         "--benchmark", "trec-dl-2019", "--data-dir", str(test_dir), "--top-k", str(study.top_k),
         "--backend", "hf", "--device", "cpu", "--dtype", "float32", "--batch-size", str(study.eval_batch_size),
         "--max-new-tokens", str(study.eval_max_new_tokens), "--max-passage-tokens", str(study.max_passage_tokens),
@@ -179,7 +185,9 @@ def grpo(study: Study, start: Path, train_dir: Path) -> Path:
         "train", "--config", str(RECIPE), "--model_name_or_path", str(start), "--benchmark_dir", str(train_dir),
         "--output_dir", str(out), "--max_steps", str(study.grpo_steps), "--save_steps", str(study.grpo_steps),
         "--learning_rate", str(study.grpo_lr), "--max_passage_tokens", str(study.max_passage_tokens),
-        "--resume_policy", "fresh",
+        "--num_generations", str(study.grpo_generations),
+        "--per_device_train_batch_size", str(study.grpo_prompts * study.grpo_generations),
+        "--max_completion_length", str(study.grpo_completion_tokens), "--resume_policy", "fresh",
     ])
     return out
 
@@ -188,13 +196,17 @@ def grpo(study: Study, start: Path, train_dir: Path) -> Path:
 
 def paired(baseline: dict[str, float], other: dict[str, float]) -> tuple[float, float]:
     """Mean and standard error of the per-query difference ``other - baseline`` (hand-written: five lines)."""
-    diffs = [other[q] - baseline[q] for q in baseline]
+    diffs = [other[q] - baseline[q] for q in baseline if q in other]
+    if len(diffs) < 2:
+        return math.nan, math.nan
     mean = sum(diffs) / len(diffs)
     var = sum((d - mean) ** 2 for d in diffs) / (len(diffs) - 1)
     return mean, math.sqrt(var / len(diffs))
 
 
 def std_error(values: list[float]) -> float:
+    if len(values) < 2:
+        return math.nan
     mean = sum(values) / len(values)
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1) / len(values))
 
@@ -228,10 +240,9 @@ def plot(history: list[dict[str, Any]], path: Path) -> None:
 
 def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str, Any]], n_test: int) -> str:
     metric = "ndcg_cut_10"
-    first = next(iter(arms.values()))
     lines = [
-        "| system | parse-ok | nDCG@10 ± SE | Δ vs BM25 ± paired SE | Δ vs previous row ± paired SE |",
-        "|---|---|---|---|---|",
+        "| system | queries | parse-ok | nDCG@10 ± SE | Δ vs BM25 ± paired SE | Δ vs previous row ± paired SE |",
+        "|---|---|---|---|---|---|",
     ]
     previous: dict[str, float] | None = None
     for name, m in arms.items():
@@ -242,12 +253,14 @@ def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str
         prev_text = "—"
         if previous is not None:
             mean, se = paired(previous, per_query)
-            prev_text = f"{mean:+.4f} ± {se:.4f}"
+            common = len(set(previous) & set(per_query))
+            prev_text = f"{mean:+.4f} ± {se:.4f} (n={common})"
         ok = cost["prompts"] - cost["parse_failures"]
-        lines.append(f"| {name} | {ok / max(cost['prompts'], 1):.1%} ({ok}/{cost['prompts']}) | "
+        lines.append(f"| {name} | {len(per_query)} | {ok / max(cost['prompts'], 1):.1%} ({ok}/{cost['prompts']}) | "
                      f"{m[metric]:.4f} ± {std_error(list(per_query.values())):.4f} | {d_text} | {prev_text} |")
         previous = per_query
-    lines.append(f"| BM25 (first stage) | — | {first['first_stage'][metric]:.4f} | — | — |")
+    last = list(arms.values())[-1]
+    lines.append(f"| BM25 (first stage) | {len(last['per_query'])} | — | {last['first_stage'][metric]:.4f} | — | — |")
     text = [(f"Held-out: {n_test} DL19 queries × BM25 top-{study.top_k}; passages truncated to "
             f"{study.max_passage_tokens} tokens; greedy, {study.eval_max_new_tokens} new tokens at most."), ""]
     text += lines + [""]
@@ -269,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("data_dir", "model"):
         p.add_argument("--" + name.replace("_", "-"), type=Path, default=getattr(defaults, name))
     for name in ("split_seed", "train_queries", "top_k", "max_passage_tokens", "eval_max_new_tokens",
-                 "eval_batch_size", "sft_steps", "sft_batch", "grpo_steps", "threads"):
+                 "eval_batch_size", "sft_steps", "sft_batch", "grpo_steps", "grpo_prompts", "grpo_generations",
+                 "grpo_completion_tokens", "base_queries", "threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("sft_lr", "grpo_lr"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
@@ -292,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.skip_base_eval and base_metrics.is_file():
         arms["base"] = json.loads(base_metrics.read_text(encoding="utf-8"))
     else:
-        arms["base"] = evaluate(study, "base", model, test_dir)
+        arms["base"] = evaluate(study, "base", model, test_dir, study.base_queries)
     start_model = model
     if study.sft_steps > 0:
         start_model = warm_up(study, model, train_dir)

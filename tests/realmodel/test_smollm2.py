@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from rankrl.core.cli import main as rankrl_main
 
 pytestmark = [pytest.mark.realmodel, pytest.mark.slow]

