@@ -160,6 +160,27 @@ class _TopLogprobs:
         return scores
 
 
+class _LazyTops(Sequence):
+    """The top alternatives of one row's decoding steps, decoded only when read: ``answer_logprobs`` keeps a few
+    positions after the answer marker, so decoding every alternative of every step (n x length tokenizer calls
+    per prompt) was wasted work."""
+
+    def __init__(self, tokenizer: Any, steps: list[tuple[Any, Any]], row: int, length: int):
+        self.tokenizer, self.steps, self.row, self.length = tokenizer, steps, row, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, step: Any) -> Any:
+        if isinstance(step, slice):
+            return [self[i] for i in range(*step.indices(self.length))]
+        if not -self.length <= step < self.length:
+            raise IndexError(step)
+        values, indices = self.steps[step % self.length]
+        texts = self.tokenizer.batch_decode([[i] for i in indices[self.row].tolist()], skip_special_tokens=False)
+        return merge_alternatives(zip(texts, values[self.row].tolist()))
+
+
 class HFBackend:
     """Generation with ``transformers.AutoModelForCausalLM`` (optionally a peft LoRA adapter on top)."""
 
@@ -264,13 +285,8 @@ class HFBackend:
                 text = cut_at_stop(text, [stop_hit])[0]
             lp = None
             if recorder is not None and sampling.logprobs > 0:
-                tokens = [self.tokenizer.decode([t], skip_special_tokens=False) for t in kept]
-                tops = []
-                for step in range(min(length, len(recorder.steps))):
-                    values, indices = recorder.steps[step]
-                    tops.append(merge_alternatives(
-                        (self.tokenizer.decode([int(i)], skip_special_tokens=False), float(v))
-                        for v, i in zip(values[row].tolist(), indices[row].tolist())))
+                tokens = self.tokenizer.batch_decode([[t] for t in kept], skip_special_tokens=False)
+                tops = _LazyTops(self.tokenizer, recorder.steps, row, min(length, len(recorder.steps)))
                 lp = answer_logprobs(tokens[:len(tops)], tops, marker=sampling.logprobs_after)
             generation = Generation(text=text, prompt_tokens=int(prompt_lengths[row]), completion_tokens=length,
                                     answer_logprobs=lp, finish_reason=finish)
