@@ -376,10 +376,10 @@ def stage_scores(result: Any, qrels: dict[str, dict[str, int]], task: RecipeTask
 
 
 def first_stage_scores(benchmark: Any) -> dict[str, Any]:
-    """The first-stage (random) order scored by ``eval.metrics`` (pytrec_eval): the chance level."""
-    from rankrl.eval.metrics import evaluate
+    """The first-stage (random) order scored by ``rankrl.eval.score`` (pytrec_eval): the chance level."""
+    from rankrl.eval import ScoreConfig, score
 
-    result = evaluate(benchmark.qrels, benchmark.first_stage, metrics=("nDCG@10", "RR@10"))
+    result = score(ScoreConfig(qrels=benchmark.qrels, run=benchmark.first_stage, metrics=("nDCG@10", "RR@10")))
     return _per_query_scores(result.per_query)
 
 

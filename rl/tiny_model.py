@@ -175,18 +175,12 @@ def _warmup_example(
 ) -> tuple[list[dict[str, str]], str, int]:
     """(messages, completion, number of passages) with a random, well-formed answer (format only, never a gold
     label)."""
-    name = paradigm.name
-    n = 1 if name == "pointwise" else rng.randint(2, 5)
+    import numpy as np
+
+    n = 1 if paradigm.one_passage_per_prompt else rng.randint(2, 5)
     query = " ".join(rng.choices(words, k=rng.randint(2, 5)))
     passages = [" ".join(rng.choices(words, k=rng.randint(3, 10))) for _ in range(n)]
-    if name == "setwise":
-        value: Any = rng.randrange(n)
-    elif name == "listwise":
-        value = rng.sample(range(n), n)
-    elif name == "pointwise":
-        value = float(rng.randint(0, int(getattr(paradigm, "score_max", None) or 10)))  # binary template: 0/1
-    else:  # groupwise
-        value = [float(rng.randint(0, 10)) for _ in range(n)]
+    value = paradigm.random_value(n, np.random.default_rng(rng.getrandbits(64)))  # the paradigm's random answer
     reasoning = " ".join(rng.choices(words, k=rng.randint(0, 12)))
     return paradigm.messages(query, passages), paradigm.render_answer(value, reasoning), n
 
