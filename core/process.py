@@ -20,10 +20,15 @@ _PR_SET_PDEATHSIG = 1
 def die_with_parent(parent_pid: int | None = None) -> bool:
     """Have this process killed when its parent process exits (Linux). Returns whether that is now arranged.
 
-    ``parent_pid``: the expected parent; if it is already gone (the parent died before this call), exit now."""
+    ``parent_pid``: the expected parent (default: the ``multiprocessing`` parent of this worker); if it is already
+    gone (it died while this worker was starting, before the request took effect), exit now."""
     if not sys.platform.startswith("linux"):
         return False
     import ctypes
+    import multiprocessing
+
+    if parent_pid is None and multiprocessing.parent_process() is not None:
+        parent_pid = multiprocessing.parent_process().pid
 
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)

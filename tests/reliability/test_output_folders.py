@@ -18,10 +18,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from reliability_support import assert_clean_error, run_cli, write_local_benchmark
+
 from rankrl.core.atomic import STAGING_OWNER, atomic_write_text, storage_errors
 from rankrl.core.errors import RankrlError
 from rankrl.rl import tiny_model as tm
-from reliability_support import assert_clean_error, run_cli, write_local_benchmark
 
 ENOSPC_TEXT = "No space left on device"
 
@@ -233,3 +234,112 @@ def test_tiny_model_rerun_removes_staging_left_by_a_killed_run(tmp_path):
     tm.build_tiny_model(tmp_path / "tm", warmup_steps=0, log=said.append)
     assert not dead.exists() and live.is_dir() and other.is_dir()
     assert any(f"removed {dead}" in line for line in said), said
+
+
+# =========================================================================================== item 7: one writer per folder
+
+
+_HOLDER = ("import sys, time\nfrom rankrl.core.lock import folder_lock\n"
+           "with folder_lock(sys.argv[1], 'rankrl eval --out X (holder)'):\n"
+           "    print('locked', flush=True)\n    time.sleep(600)\n")
+
+
+def test_second_writer_is_refused_naming_the_holder_and_a_killed_holder_frees_the_folder(tmp_path):
+    import signal
+
+    from rankrl.core.lock import LOCK_FILE, FolderInUse, folder_lock
+
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(FolderInUse, match=rf"{out} is in use by another rankrl process \(PID {holder.pid} on "
+                                              r".*`rankrl eval --out X \(holder\)`"), folder_lock(out):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (out / LOCK_FILE).exists()  # a killed holder leaves the file, not the lock
+    with folder_lock(out, "second"):
+        assert json_pid(out / LOCK_FILE) == os.getpid()
+    assert not (out / LOCK_FILE).exists()  # removed by a holder that finishes
+
+
+def json_pid(path: Path) -> int:
+    import json
+
+    return json.loads(path.read_text())["pid"]
+
+
+@pytest.mark.slow
+def test_second_eval_into_a_held_out_folder_exits_2(rankrl, tiny_model, tmp_path):
+    from rankrl.core.lock import folder_lock
+
+    bench = write_local_benchmark(tmp_path / "bench")
+    out = tmp_path / "out"
+    with folder_lock(out, "rankrl eval (the first run)"):
+        result = rankrl.run(["eval", "--model", tiny_model, "--benchmark", f"local:{bench}", "--out", out,
+                             "--top-k", "6", "--max-new-tokens", "8", "--device", "cpu", "--no-progress"],
+                            cwd=tmp_path, timeout=600)
+        assert sorted(p.name for p in out.iterdir()) == [".rankrl.lock"], "the second writer wrote into --out"
+    assert_clean_error(result, f"{out} is in use by another rankrl process (PID {os.getpid()}",
+                       "rankrl eval (the first run)")
+
+
+# =========================================================================================== item 13: --num-proc workers
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.add(int(stat_file.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads /proc (Linux)")
+def test_data_build_workers_die_with_a_killed_main_process(tiny_model, tmp_path):
+    """kill -9 of `rankrl data build --num-proc 2` (the main process only, as an OOM kill does) used to leave its
+    workers running (~256 MB each); now the kernel kills them with it."""
+    import signal
+    import time
+
+    from reliability_support import cli_command, cli_env
+
+    bench = write_local_benchmark(tmp_path / "bench", qids=tuple(f"q{i}" for i in range(400)), ndocs=8)
+    proc = subprocess.Popen(cli_command(["data", "build", "--data-source", f"benchmark:local:{bench}",
+                                         "--paradigm", "setwise", "--group-size", "4", "--out", tmp_path / "rows",
+                                         "--tokenizer", tiny_model, "--max-prompt-tokens", "200",
+                                         "--num-proc", "2", "--no-progress"]),
+                            cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    workers: set[int] = set()
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        workers = {c for c in _children(proc.pid) if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()
+                   .replace("\0", " ")} if _alive(proc.pid) else set()
+        if len(workers) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(workers) >= 2, f"no workers seen (exit {proc.poll()})"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.2)
+    left = [w for w in workers if _alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert left == [], "workers outlived the killed data build"
