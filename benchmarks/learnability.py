@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import re
 import shlex
 import subprocess
 import sys
@@ -65,6 +66,8 @@ class Study:
     base_queries: int = 0
     """Held-out queries the base model is evaluated on (0: all); its parse-ok rate is the point, and it costs."""
     threads: int = 2
+    dry: bool = False
+    """Record the commands without running them (``--report-only``: rebuild the report from finished outputs)."""
     timings: dict[str, float] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
 
@@ -73,6 +76,8 @@ def rankrl(study: Study, phase: str, args: list[str]) -> None:
     """Run one ``rankrl`` command as a user would; its output goes to ``<out>/logs/<phase>.log``."""
     command = [sys.executable, "-m", "rankrl.core.cli", *args]
     study.commands[phase] = "rankrl " + shlex.join(args)
+    if study.dry:
+        return
     log = study.out / "logs" / f"{phase}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -239,7 +244,7 @@ def plot(history: list[dict[str, Any]], path: Path) -> None:
 
 
 def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str, Any]], n_test: int) -> str:
-    metric = "ndcg_cut_10"
+    metric = "nDCG@10" if "nDCG@10" in next(iter(arms.values()))["metrics"] else "ndcg_cut_10"
     lines = [
         "| system | queries | parse-ok | nDCG@10 ± SE | Δ vs BM25 ± paired SE | Δ vs previous row ± paired SE |",
         "|---|---|---|---|---|---|",
@@ -257,7 +262,7 @@ def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str
             prev_text = f"{mean:+.4f} ± {se:.4f} (n={common})"
         ok = cost["prompts"] - cost["parse_failures"]
         lines.append(f"| {name} | {len(per_query)} | {ok / max(cost['prompts'], 1):.1%} ({ok}/{cost['prompts']}) | "
-                     f"{m[metric]:.4f} ± {std_error(list(per_query.values())):.4f} | {d_text} | {prev_text} |")
+                     f"{m['metrics'][metric]:.4f} ± {std_error(list(per_query.values())):.4f} | {d_text} | {prev_text} |")
         previous = per_query
     last = list(arms.values())[-1]
     lines.append(f"| BM25 (first stage) | {len(last['per_query'])} | — | {last['first_stage'][metric]:.4f} | — | — |")
@@ -288,8 +293,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("sft_lr", "grpo_lr"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     p.add_argument("--skip-base-eval", action="store_true", help="reuse <out>/eval/base if it exists")
+    p.add_argument("--report-only", type=Path, default=None, metavar="LOG",
+                   help="run nothing: rebuild the report from the outputs in --out (same flags as the run) and the "
+                        "phase times in LOG (the run's printed output)")
     a = p.parse_args(argv)
-    study = Study(**{k: v for k, v in vars(a).items() if k != "skip_base_eval"})
+    study = Study(**{k: v for k, v in vars(a).items() if k not in ("skip_base_eval", "report_only")},
+                  dry=a.report_only is not None)
     study.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
@@ -316,13 +325,20 @@ def main(argv: list[str] | None = None) -> int:
     arms[f"GRPO ({study.grpo_steps} steps, LoRA)"] = evaluate(study, "grpo", grpo_dir, test_dir)
     history = log_history(grpo_dir)
     plot(history, study.out / "reward_curve.png")
-    study.timings["total"] = round(time.perf_counter() - start, 1)
+    if study.dry:
+        for line in a.report_only.read_text(encoding="utf-8").splitlines():
+            found = re.match(r"\[[\d:]+\] (\S+): (\d+) s", line)
+            if found:
+                study.timings[found.group(1)] = float(found.group(2))
+        study.timings["total"] = sum(study.timings.values())
+    else:
+        study.timings["total"] = round(time.perf_counter() - start, 1)
     text = report(study, arms, history, len(test_q))
     (study.out / "learnability.md").write_text(text, encoding="utf-8")
     (study.out / "results.json").write_text(json.dumps({
         "study": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(study).items()},
         "split": {"train": train_q, "heldout": test_q}, "grpo_log": history,
-        "arms": {k: {kk: v.get(kk) for kk in ("ndcg_cut_10", "first_stage", "vs_first_stage", "per_query", "cost")}
+        "arms": {k: {kk: v.get(kk) for kk in ("metrics", "first_stage", "vs_first_stage", "per_query", "cost")}
                  for k, v in arms.items()},
     }, indent=1, default=str) + "\n")
     print(text)
