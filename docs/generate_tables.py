@@ -122,12 +122,18 @@ def _nested(cls: type) -> dict[str, str]:
 
 
 def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | None = None) -> str:
-    """The Markdown table of ``cls``'s fields, in declaration order; every field must have a help text."""
+    """The Markdown table of ``cls``'s fields, in declaration order; every field must have a help text.
+
+    Fields inherited from a dataclass base (``ScriptArguments(RowsSource)``) are one row pointing to the
+    base's own table, so each field is described in one place."""
     if not dataclasses.is_dataclass(cls):
         raise TableError(f"{cls.__module__}.{cls.__qualname__} is not a dataclass")
     flags = _flags(parser_factory)
     nested = _nested(cls)
-    missing = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help") and f.name not in nested]
+    bases = [b for b in cls.__mro__[1:] if dataclasses.is_dataclass(b)]
+    inherited = {f.name for b in bases for f in dataclasses.fields(b)}
+    own = [f for f in dataclasses.fields(cls) if f.name not in inherited]
+    missing = [f.name for f in own if not f.metadata.get("help") and f.name not in nested]
     if missing:
         name = f"{cls.__module__}.{cls.__qualname__}"
         raise TableError(f"{name}: no metadata help for field(s) {', '.join(missing)}")
@@ -135,7 +141,13 @@ def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | No
     if flags:
         head.insert(1, "flag")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for f in dataclasses.fields(cls):
+    for base in bases[:1]:  # the nearest dataclass base holds every inherited field
+        name = base.__name__
+        row = ["(inherited)", f"`{name}`", "", f"every field of `{name}`, described in its own table"]
+        if flags:
+            row.insert(1, "")
+        lines.append("| " + " | ".join(row) + " |")
+    for f in own:
         if f.name in nested:  # a dataclass inside: its own table documents its fields
             meaning = f.metadata.get("help") or f"the fields of `{nested[f.name]}` (its own table)"
         else:

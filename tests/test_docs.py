@@ -280,6 +280,9 @@ def config_module(tmp_path, monkeypatch):
         "class Outer:\n"
         "    inner: Cfg\n"
         "    out: str = field(default='x', metadata={'help': 'where'})\n"
+        "@dataclass\n"
+        "class Sub(Cfg):\n"
+        "    extra: int = field(default=2, metadata={'help': 'more'})\n"
         "def parser():\n"
         "    import argparse\n"
         "    p = argparse.ArgumentParser()\n"
@@ -325,6 +328,16 @@ def test_render_points_to_a_nested_dataclass_and_shows_subcommand_flags(config_m
     assert rows == [
         "| `inner` | (library only) | `Cfg` | (required) | the fields of `Cfg` (its own table) |",
         "| `out` | `--out-dir` | `str` | `x` | where |",
+    ]
+
+
+def test_render_lists_inherited_fields_once_in_the_base_table(config_module):
+    import docs_fixture_cfg
+
+    rows = [line for line in gen.render(docs_fixture_cfg.Sub).splitlines() if line.startswith("| ")][1:]
+    assert rows == [
+        "| (inherited) | `Cfg` |  | every field of `Cfg`, described in its own table |",
+        "| `extra` | `int` | `2` | more |",
     ]
 
 
