@@ -152,9 +152,9 @@ def test_repository_paths_named_in_the_docs_exist():
 
 
 def test_rankrl_imports_in_python_examples_exist():
-    """Every ``from rankrl.x import a, b`` in a ```python block names something that imports (not a submodule:
+    """Every ``from rankrl.x import a, b`` in a Python block names something that imports (not a submodule:
     ``from rankrl.rl import train`` must give the function, not the module ``rankrl/rl/train.py``)."""
-    block = re.compile(r"^```python\n(.*?)^```", flags=re.MULTILINE | re.DOTALL)
+    block = re.compile(r"^```(?:python|py)\n(.*?)^```", flags=re.MULTILINE | re.DOTALL)
     stmt = re.compile(r"^from (rankrl(?:\.\w+)+) import ([\w, ]+)", flags=re.MULTILINE)
     bad = []
     for doc in _documents():
@@ -173,8 +173,9 @@ def test_rankrl_imports_in_python_examples_exist():
 
 
 def test_readme_python_examples_run():
-    """The README's Python blocks are complete programs: they run as written, and the value a comment promises
-    (``# [0, 1]``) is the value of the line's expression."""
+    """The README's ```python blocks are complete programs: they run as written, and the value a comment promises
+    (``# [0, 1]``) is the value of the line's expression. Sketches that need a model are fenced ```py (their
+    imports are still checked)."""
     text = README.read_text(encoding="utf-8")
     blocks = re.findall(r"^```python\n(.*?)^```", text, flags=re.MULTILINE | re.DOTALL)
     assert blocks, "README.md has no Python example"
