@@ -126,11 +126,13 @@ def _check_metadata(out: Path, paradigm: str, template: str, rewards: list[str] 
 def test_grpo_recipe_dry_run_then_two_steps_record_its_preset(name, tiny, tmp_path, capsys):
     paradigm, template, rewards = GRPO[name]
     out = tmp_path / "out"
-    assert _train(name, tiny, out, "--dry_run", "true") == 0
+    # pointwise: a batch of 2 prompts must hold whole groups for the listwise-derived reward (groups of 2)
+    extra = ("--group_size", "2", "--top_n", "2") if paradigm == "pointwise" else ()
+    assert _train(name, tiny, out, *extra, "--dry_run", "true") == 0
     captured = capsys.readouterr()
     assert f"paradigm: {paradigm} (template {template} " in captured.out + captured.err
     assert not out.exists()
-    assert _train(name, tiny, out, "--max_steps", "2") == 0
+    assert _train(name, tiny, out, *extra, "--max_steps", "2") == 0
     _check_metadata(out, paradigm, template, rewards)
     state = json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
@@ -182,6 +184,7 @@ def test_prorank_stage2_chains_after_stage1(tiny, tmp_path):
     assert (merged / "config.json").is_file()
     stage2 = tmp_path / "stage2"
     assert _train("prorank-stage2-smollm2-135m", merged, stage2, "--max_steps", "2",
-                  "--synthetic_task", "marker", "--group_size", "4", "--top_n", "4") == 0
+                  "--synthetic_task", "marker", "--group_size", "4", "--top_n", "4",
+                  "--per_device_train_batch_size", "16") == 0
     _check_metadata(stage2, "pointwise", "pointwise-binary", ["pointwise_listwise", "format"])
     assert json.loads((stage1 / "rankrl.json").read_text())["template"]["name"] == "pointwise-binary"
