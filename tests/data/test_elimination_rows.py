@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from rankrl.data.elimination_rows import elimination_order, elimination_steps
@@ -30,7 +32,7 @@ def test_rows_for_the_elimination_paradigm_are_steps():
     first = rows[0]
     assert first["paradigm"] == "elimination" and first["prompt"][-1]["role"] == "assistant"
     # each step drops the lowest-graded passage still shown (ties: the one shown last); relevant ones stay
-    for before, after in zip(rows, rows[1:]):
+    for before, after in itertools.pairwise(rows):
         gone = set(before["docids"]) - set(after["docids"])
         assert len(gone) == 1
         (dropped,) = gone

@@ -68,10 +68,10 @@ def test_prompts_shrink_by_one_each_round_and_failures_drop_the_first_stage_last
             value = None
 
     run = strategy.run(Maker(), list("abcde"))
-    prompt = next(run)
+    next(run)
     with pytest.raises(StopIteration) as done:
         while True:
-            prompt = run.send([Failed()])
+            run.send([Failed()])
     assert shown == [list("abcd"), list("abc"), list("ab")]
     assert done.value.value.order == list("abcde")  # every parse failed: the first-stage order
 
