@@ -389,3 +389,31 @@ def test_vllm_backend_runs_rank1_protocol(tiny_model):
     assert gens[1].meta["judge"] == "forced" and gens[1].text == "Some reasoning. Then\n</think> false"
     assert expected_score(gens[1].answer_logprobs, 0, 1) == pytest.approx(
         math.exp(-3.0) / (math.exp(-3.0) + math.exp(-0.5)))
+
+
+def test_hf_backend_scores_a_generated_verdict_at_its_last_step():
+    """The transformers side of step 2: stopped on '</think> true' with both tokens in the last step's top-k, the
+    recorded log-probabilities of that step are the score; missing either, the generation waits to be forced."""
+    import torch
+
+    from rankrl.eval.backends.hf import HFBackend, _TopLogprobs
+
+    backend = object.__new__(HFBackend)
+    recorder = _TopLogprobs(3, watch=(11, 12))
+    scores = torch.full((1, 20), -10.0)
+    scores[0, 5] = 0.0
+    recorder(None, scores)  # step 0
+    scores = torch.full((1, 20), -10.0)
+    scores[0, 11], scores[0, 12], scores[0, 3] = 2.0, 1.0, 1.5
+    recorder(None, scores)  # step 1: the verdict, both judge tokens in the top 3
+    logp = torch.log_softmax(scores.float(), dim=-1)[0]
+    sampling = Sampling(logprobs=3, judge=JUDGE)
+    gen = backend._judge_in_place(Generation("ok.", 5, 2), recorder, 0, 2, "</think> true", (11, 12), sampling)
+    assert gen.meta["judge"] == "generated" and gen.text == "ok.</think> true"
+    assert expected_score(gen.answer_logprobs, 0, 1) == pytest.approx(
+        float(torch.exp(logp[11]) / (torch.exp(logp[11]) + torch.exp(logp[12]))))
+    narrow = Sampling(logprobs=1, judge=JUDGE)  # the false token is not in the top 1: force, as Rank1 does
+    assert backend._judge_in_place(Generation("ok.", 5, 2), recorder, 0, 2, "</think> true", (11, 12),
+                                   narrow).meta == {"judge": "pending"}
+    assert backend._judge_in_place(Generation("ok.", 5, 2), recorder, 0, 2, None, (11, 12),
+                                   sampling).meta == {"judge": "pending"}
