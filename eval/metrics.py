@@ -16,7 +16,7 @@ name           pytrec_eval measure         meaning
 ``Success@k``  ``success.k``               1 if a relevant document is in the top k, else 0
 ``Rprec``      ``Rprec``                   precision at rank R, R = number of relevant documents
 ``Bpref``      ``bpref``                   Buckley & Voorhees' bpref (judged non-relevant above relevant)
-``Judged@k``   (computed here)             share of the top k that is judged at any grade (divided by k)
+``Judged@k``   (computed here)             share of the top k that is judged at any grade (ir_measures)
 =============  ==========================  =============================================================
 
 "Relevant" for the binary measures (RR, R, P, AP) means grade >= ``rel_level`` (TREC DL uses 2, i.e.
@@ -27,8 +27,9 @@ that tie-break). Queries judged in the qrels but absent from the run score 0 on 
 and are listed in a warning (trec_eval ``-c``); queries in the run but not in the qrels are ignored.
 
 ``depth`` (trec_eval ``-M``) keeps only the first ``depth`` documents of each ranking in that order before any
-measure sees it. ``Judged@k`` is ir_measures' definition (P@k with every judged document counted relevant);
-trec_eval has no such measure, so it is computed here and checked against that identity in the tests. The
+measure sees it. ``Judged@k`` follows ir_measures (0.4.3, ``providers/judged_provider.py``): judged documents among
+the top k divided by k, or by the ranking's length when it holds fewer than k (so a short run is not penalised as
+P@k would be); trec_eval has no such measure, so it is computed here and checked against ir_measures in the tests. The
 other measures are checked against usnistgov/trec_eval's own ``test/`` expected outputs
 (tests/eval/fixtures/trec_eval/README.md).
 """
@@ -256,8 +257,9 @@ def evaluate(qrels: Mapping[str, Mapping[str, int]], run: RunLike,
                 part = {qid: dict(ranking[:depth]) for qid, ranking in ordered.items()}
             for qid, ranking in ordered.items():
                 judged = qrels[qid]
+                top = ranking[:depth] if depth is not None else ranking
                 judged_values[qid] = {
-                    k: sum(docid in judged for docid, _ in ranking[:min(k, depth or k)]) / k for k in judged_cutoffs
+                    k: sum(docid in judged for docid, _ in top[:k]) / min(k, len(top)) for k in judged_cutoffs
                 }
         try:
             if not evaluators:  # built on the first ranking to score, as pytrec_eval needs at least one

@@ -83,12 +83,28 @@ def test_depth_equals_truncating_the_run_in_trec_eval_order() -> None:
 
 def test_judged_at_k_is_precision_with_every_judged_document_relevant() -> None:
     qrels = read_qrels(FIXTURES / "qrels.test.gz")  # grades 0 and 1: judged non-relevant documents included
-    run = read_run(FIXTURES / "results.test.gz")
+    run = read_run(FIXTURES / "results.test.gz")  # 500 documents per query: k <= 500 is P@k exactly
     all_relevant = {qid: {docid: 1 for docid in judged} for qid, judged in qrels.items()}
-    for k in (5, 10, 100, 1000):
+    for k in (5, 10, 100, 500):
         judged = evaluate(qrels, run, [f"Judged@{k}"]).per_query
         precision = evaluate(all_relevant, run, [f"P@{k}"]).per_query
         assert {q: v[f"Judged@{k}"] for q, v in judged.items()} == {q: v[f"P@{k}"] for q, v in precision.items()}
     values = evaluate(qrels, run, ["Judged@10", "Judged@1000"]).per_query
     assert all(v["Judged@10"] == 1.0 for v in values.values())  # the pool covers every top 10
-    assert all(0.0 < v["Judged@1000"] < 0.5 for v in values.values())  # 500 retrieved, divided by k as in ir_measures
+    assert all(v["Judged@1000"] == v["Judged@500"] > 0.0 for v in  # 500 retrieved: divided by 500, not 1000
+               evaluate(qrels, run, ["Judged@500", "Judged@1000"]).per_query.values())
+
+
+def test_new_measures_equal_ir_measures() -> None:
+    import ir_measures
+
+    qrels = read_qrels(FIXTURES / "qrels.test.gz")
+    run = read_run(FIXTURES / "results.test.gz")
+    names = ["Judged@10", "Judged@1000", "Success@5", "Rprec", "Bpref"]
+    ours = evaluate(qrels, run, names).per_query
+    measures = [ir_measures.parse_measure(n) for n in names]
+    theirs = {(m.query_id, str(m.measure)): m.value for m in ir_measures.iter_calc(
+        measures, qrels, {q: dict(r) for q, r in run.items()})}
+    for qid, values in ours.items():
+        for name, measure in zip(names, measures):
+            assert values[name] == pytest.approx(theirs[(qid, str(measure))], abs=1e-9), (qid, name)
