@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from rankrl.core.atomic import clean_stale_staging, make_staging, release_staging, storage_errors
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.data.elimination_rows import elimination_steps
@@ -93,7 +94,6 @@ class RowsConfig:
         """Errors name the field (``FieldError``); the paradigm and template must exist."""
         from rankrl.core.fields import FieldError
 
-        _paradigm(self)  # unknown paradigm or template: a RankrlError listing the valid ones
         for name in ("group_size", "top_n", "groups_per_query"):
             if getattr(self, name) < 1:
                 raise FieldError(name, f"must be >= 1, got {getattr(self, name)}")
@@ -289,9 +289,8 @@ def _render_chunk(
     return out
 
 
-def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collector) -> Iterator[_Job]:
+def _jobs(pools: Iterable[Pool | Skip], config: RowsConfig, collector: _Collector, paradigm: Any) -> Iterator[_Job]:
     """Sample every query's groups (cheap, in this process) and count the group statistics."""
-    paradigm = _paradigm(config)
     pointwise = paradigm.one_passage_per_prompt  # one row per passage of the group
     # A paradigm that answers one step of a group at a time (elimination) trains on every step of the group.
     stepwise = bool(getattr(paradigm, "rows_are_steps", False))
@@ -344,16 +343,17 @@ def _iter_rows(
     collector: _Collector,
     show_progress: bool = False,
     num_proc: int = 1,
+    paradigm: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows in source order. With ``num_proc > 1`` prompts are rendered (and token-counted) in worker
     processes, a bounded number of chunks in flight; sampling stays here, so the rows are the same."""
-    paradigm = _paradigm(config)
+    paradigm = paradigm if paradigm is not None else _paradigm(config)
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(desc="building rows", unit="row")
-    chunks = _chunks(_jobs(pools, config, collector), _RENDER_CHUNK)
+    chunks = _chunks(_jobs(pools, config, collector, paradigm), _RENDER_CHUNK)
 
     def consume(results: list[tuple[dict[str, Any], bool, int]]) -> Iterator[dict[str, Any]]:
         for row, truncated, length in results:
@@ -402,20 +402,24 @@ def _collect(
     show_progress: bool,
     num_proc: int,
     as_dataset: bool = False,
+    paradigm: Any = None,
 ) -> RowsResult:
     config.validate(tokenizer is not None)
     if num_proc < 1:
         raise ConfigError(f"num_proc must be >= 1, got {num_proc}")
+    if paradigm is None:  # built once here; callers that already hold it (training) pass it in
+        paradigm = _paradigm(config)
+    elif paradigm.name != config.paradigm:
+        raise ConfigError(f"the paradigm object is {paradigm.name} but the rows config says {config.paradigm}")
     collector = _Collector(_unit(tokenizer))
-    rows = _iter_rows(pools, config, tokenizer, collector, show_progress, num_proc)
+    rows = _iter_rows(pools, config, tokenizer, collector, show_progress, num_proc, paradigm)
     if as_dataset:
         dataset = _dataset_from_chunks(_chunks(rows, _CHUNK))
-        return RowsResult(None, _stats(collector, config, source), dataset)
-    return RowsResult(list(rows), _stats(collector, config, source))
+        return RowsResult(None, _stats(collector, config, source, paradigm), dataset)
+    return RowsResult(list(rows), _stats(collector, config, source, paradigm))
 
 
-def _stats(collector: _Collector, config: RowsConfig, source: dict) -> dict[str, Any]:
-    paradigm = _paradigm(config)
+def _stats(collector: _Collector, config: RowsConfig, source: dict, paradigm: Any) -> dict[str, Any]:
     meta = paradigm.metadata() if hasattr(paradigm, "metadata") else {"name": config.paradigm}
     return {"source": source, "config": asdict(config), "paradigm": meta, **collector.summary()}
 
@@ -457,12 +461,15 @@ def rows_from_benchmark(
     show_progress: bool = False,
     num_proc: int = 1,
     as_dataset: bool = False,
+    paradigm: Any = None,
 ) -> RowsResult:
-    """Rows from any benchmark: groups drawn from each judged query's first-stage top-``config.top_n``."""
+    """Rows from any benchmark: groups drawn from each judged query's first-stage top-``config.top_n``.
+    ``paradigm``: the paradigm object of ``config`` when the caller already built it (else built here, once)."""
     _check_config(config)
     source = {"kind": "benchmark", "name": benchmark.name, "provenance": _jsonable(benchmark.provenance)}
     return _collect(
-        benchmark_pools(benchmark, config.top_n), config, tokenizer, source, show_progress, num_proc, as_dataset
+        benchmark_pools(benchmark, config.top_n), config, tokenizer, source, show_progress, num_proc, as_dataset,
+        paradigm,
     )
 
 
@@ -498,10 +505,12 @@ def rows_from_rankgpt(
     show_progress: bool = False,
     num_proc: int = 1,
     as_dataset: bool = False,
+    paradigm: Any = None,
 ) -> RowsResult:
     """Rows from RankGPT-format candidates + qrels (groups as ``rows_from_benchmark``)."""
     result = rows_from_benchmark(rankgpt_benchmark(candidates_path, qrels_path), config, tokenizer=tokenizer,
-                                 show_progress=show_progress, num_proc=num_proc, as_dataset=as_dataset)
+                                 show_progress=show_progress, num_proc=num_proc, as_dataset=as_dataset,
+                                 paradigm=paradigm)
     result.stats["source"] = {"kind": "rankgpt", "candidates": str(candidates_path), "qrels": str(qrels_path)}
     return result
 
@@ -531,6 +540,7 @@ def rows_from_tevatron(
     show_progress: bool = False,
     num_proc: int = 1,
     as_dataset: bool = False,
+    paradigm: Any = None,
 ) -> RowsResult:
     """Rows from Tevatron examples (or a local Tevatron file): ``positives_per_group`` positives + negatives.
 
@@ -564,6 +574,7 @@ def rows_from_tevatron(
         show_progress,
         num_proc,
         as_dataset,
+        paradigm,
     )
 
 

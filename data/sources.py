@@ -102,10 +102,19 @@ class RowsSource:
 
     # --- the one source check ---------------------------------------------------------------------------
 
-    def problems(self, *, check_paths: bool = True, has_tokenizer: bool | None = None) -> list[FieldError]:
+    def problems(self, *, check_paths: bool = True, has_tokenizer: bool | None = None,
+                 check_paradigm: bool = True) -> list[FieldError]:
         """Everything wrong with the source and group settings, each naming its field (empty: fine).
-        ``has_tokenizer``: None skips the check that ``max_prompt_tokens`` has a tokenizer to count with."""
+        ``has_tokenizer``: None skips the check that ``max_prompt_tokens`` has a tokenizer to count with.
+        ``check_paradigm`` off: the caller builds (and so checks) the paradigm itself."""
         out: list[FieldError] = []
+        if check_paradigm:
+            from rankrl.core.errors import RankrlError
+
+            try:
+                self.make_paradigm()
+            except RankrlError as err:
+                out.append(FieldError("paradigm", template=str(err)))
         kind, value = self.kind, self.value
         if not self.data_source:
             return [FieldError("data_source", f"is not set; one of {_KINDS_HELP}")]
@@ -142,19 +151,16 @@ class RowsSource:
         return out
 
     def _group_problems(self, has_tokenizer: bool | None) -> list[FieldError]:
-        from rankrl.core.errors import RankrlError
-
         try:
             self.rows_config().validate(has_tokenizer=True if has_tokenizer is None else has_tokenizer)
         except FieldError as err:
             return [err]
-        except RankrlError as err:
-            return [FieldError("paradigm", template=str(err))]
         return []
 
-    def check(self, *, check_paths: bool = True, has_tokenizer: bool | None = None) -> None:
+    def check(self, *, check_paths: bool = True, has_tokenizer: bool | None = None,
+              check_paradigm: bool = True) -> None:
         """Raise the first of ``problems()``."""
-        found = self.problems(check_paths=check_paths, has_tokenizer=has_tokenizer)
+        found = self.problems(check_paths=check_paths, has_tokenizer=has_tokenizer, check_paradigm=check_paradigm)
         if found:
             raise found[0]
 
@@ -171,17 +177,24 @@ def source_fields() -> tuple[str, ...]:
 # --- the one source dispatch ---------------------------------------------------------------------------------
 
 def build_rows(source: RowsSource, *, tokenizer: Any = None, split: str = "train", show_progress: bool = False,
-               num_proc: int = 1, as_dataset: bool = True, check_paths: bool = True) -> Any:
+               num_proc: int = 1, as_dataset: bool = True, check_paths: bool = True, paradigm: Any = None) -> Any:
     """Training rows (``data.rows.RowsResult``) from ``source``; checks it first (errors name fields).
 
     ``tokenizer``: counts prompt tokens (needed for ``max_prompt_tokens``). ``split``: the synthetic split.
-    ``as_dataset``: rows go straight into a ``datasets.Dataset`` (``result.dataset``), else ``result.rows``."""
+    ``as_dataset``: rows go straight into a ``datasets.Dataset`` (``result.dataset``), else ``result.rows``.
+    ``paradigm``: ``source.make_paradigm()`` when the caller already holds it (built once per run)."""
+    from rankrl.core.errors import RankrlError
     from rankrl.data import rows as rows_mod
 
-    source.check(check_paths=check_paths, has_tokenizer=tokenizer is not None)
+    if paradigm is None:
+        try:
+            paradigm = source.make_paradigm()
+        except RankrlError as err:
+            raise FieldError("paradigm", template=str(err)) from err
+    source.check(check_paths=check_paths, has_tokenizer=tokenizer is not None, check_paradigm=False)
     config = source.rows_config()
     common: dict[str, Any] = {"tokenizer": tokenizer, "show_progress": show_progress, "num_proc": num_proc,
-                              "as_dataset": as_dataset}
+                              "as_dataset": as_dataset, "paradigm": paradigm}
     kind, value = source.kind, source.value
     if kind == "tevatron":
         info: dict[str, Any] = {}

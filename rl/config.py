@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.data.sources import RowsSource
 from rankrl.rl.recipe import Recipe, check_types, read_recipe
@@ -393,7 +394,7 @@ def _check_data_source(script: Any, check_paths: bool) -> list[str]:
         if check_paths and not os.path.isdir(script.dataset_dir):
             return [f"dataset_dir {script.dataset_dir} is not a folder (build it with `rankrl data build`)"]
         return []
-    return [str(p) for p in script.problems(check_paths=check_paths)]
+    return [str(p) for p in script.problems(check_paths=check_paths, check_paradigm=False)]  # built by the plan
 
 
 def paradigm_from_script(script: Any) -> Any:

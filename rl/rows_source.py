@@ -47,7 +47,7 @@ def _build(script: Any, paradigm: Any, tokenizer: Any, show_progress: bool) -> T
     from rankrl.data.sources import build_rows
 
     result = build_rows(script, tokenizer=tokenizer, show_progress=show_progress, as_dataset=True,
-                        check_paths=False)  # checked by rl.config.validate
+                        check_paths=False, paradigm=paradigm)  # checked by rl.config.validate
     if not result.stats["rows"]:
         skipped = ", ".join(f"{k}: {v}" for k, v in result.stats.get("skipped", {}).items())
         raise RankrlError(f"data_source {script.data_source!r} gave no training rows (skipped: {skipped or 'none'})")
