@@ -132,15 +132,18 @@ def _number_columns(rank: str, score: str) -> bool:
 def _wide_run_line(text: str) -> list[str]:
     """The 6 columns of a run line with more than 6 fields.
 
-    When the 4th and 5th fields are a rank and a score, the extra fields trail the tag and are ignored, as trec_eval
-    does (its own ``test/results.trunc`` has "more junk at end of lines"). Otherwise qid and Q0 are taken from the
-    left and rank, score and tag from the right, the docid being what lies between (spaces kept as written):
-    ReasonRank's BRIGHT stackoverflow run lists ``pytorch_torch_tensor_functions/Memory Management_2_0.txt``.
+    qid and Q0 are taken from the left and rank, score and tag from the right, the docid being what lies between
+    (spaces kept as written): ReasonRank's BRIGHT stackoverflow run lists
+    ``pytorch_torch_tensor_functions/Memory Management_2_0.txt``, and ``write_run`` writes such ids the same way.
+    When the right end holds no rank and score but the 4th and 5th fields do, the extra fields trail the tag and
+    are ignored, as trec_eval does (its own ``test/results.trunc`` has "more junk at end of lines").
     """
     parts = text.split()
+    match = _WIDE_LINE.match(text)
+    if match and _number_columns(match.group(4), match.group(5)):
+        return list(match.groups())
     if _number_columns(parts[3], parts[4]):
         return parts[:6]
-    match = _WIDE_LINE.match(text)
     return list(match.groups()) if match else parts
 
 
@@ -186,6 +189,15 @@ def _check_token(kind: str, value: str) -> None:
         raise RankrlError(f"cannot write a TREC file: {kind} {value!r} must be a non-empty string without spaces")
 
 
+def _check_run_docid(value: str) -> None:
+    """A run's docid may hold single inner spaces (BRIGHT stackoverflow ids do): ``read_run`` reads such a line
+    back from the right. Tabs, newlines, leading/trailing or doubled spaces would change the id or the line."""
+    if (not isinstance(value, str) or not value or value != value.strip() or "  " in value
+            or any(ch.isspace() and ch != " " for ch in value)):
+        raise RankrlError(f"cannot write a TREC run: document id {value!r} must be a non-empty string without tabs, "
+                          "newlines, leading/trailing or doubled spaces")
+
+
 def strictly_decreasing(scores: list[float]) -> bool:
     """True when every score is finite and smaller than the one before it *as trec_eval compares them*.
 
@@ -217,7 +229,7 @@ def write_run(path: str | Path, run: Mapping[str, list[tuple[str, float]]], tag:
         _check_token("query id", qid)
         docids = [docid for docid, _ in ranking]
         for docid in docids:
-            _check_token("document id", docid)
+            _check_run_docid(docid)
         if len(set(docids)) != len(docids):
             dup = next(d for d in docids if docids.count(d) > 1)
             raise RankrlError(f"cannot write run {path}: document {dup!r} appears twice for query {qid!r}")

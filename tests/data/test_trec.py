@@ -155,7 +155,7 @@ def test_write_run_treats_single_precision_ties_as_ties(tmp_path) -> None:
 
 @pytest.mark.parametrize(("run", "words"), [
     ({"q 1": [("d", 1.0)]}, "query id"),
-    ({"q": [("d 1", 1.0)]}, "document id"),
+    ({"q": [("d\t1", 1.0)]}, "document id"),  # a single inner space is allowed (test_trec_conventions.py)
     ({"q": [("d", 2.0), ("d", 1.0)]}, "appears twice"),
     ({"q": [("d", "high")]}, "non-numeric"),
 ])

@@ -55,3 +55,17 @@ def test_wide_line_without_numbers_names_the_line(tmp_path: Path) -> None:
     path.write_text("1 Q0 d 1 1.0 t\n1 Q0 a b c x y\n")
     with pytest.raises(DataFormatError, match=r"run:2: rank 'c' is not an integer"):
         read_run(path)
+
+
+def test_run_with_spaces_in_docids_round_trips(tmp_path: Path) -> None:
+    from rankrl.core.errors import RankrlError
+    from rankrl.data.trec import write_run
+
+    run = {"7": [("pytorch_torch_tensor_functions/Memory Management_2_0.txt", 3.0), ("d 1", 2.0),
+                 ("a 2 3.5 b", 1.5), ("plain", 1.0)]}  # even ids whose words look like a rank and a score
+    write_run(tmp_path / "run", run)
+    assert read_run(tmp_path / "run") == run
+    for bad in ("tab\there", " lead", "two  spaces", "new\nline"):
+        with pytest.raises(RankrlError, match="document id"):
+            write_run(tmp_path / "bad", {"1": [(bad, 1.0)]})
+    assert not (tmp_path / "bad").exists()
