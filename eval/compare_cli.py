@@ -66,7 +66,7 @@ def main(argv: list[str]) -> int:
     for name in metrics:
         parse_metric(name)
     names = _names(args.runs, args.names)
-    with _warnings_to_stderr():
+    with _warnings_to_stderr("rankrl compare"):
         qrels = read_qrels(args.qrels)
         runs = {name: read_run(path) for name, path in zip(names, args.runs)}
         excluded = None

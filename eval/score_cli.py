@@ -40,11 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 @contextlib.contextmanager
-def _warnings_to_stderr() -> Iterator[None]:
+def _warnings_to_stderr(prog: str = "rankrl score") -> Iterator[None]:
     """Show rankrl's warnings (missing queries) on stderr whatever the caller's logging setup is."""
     logger = logging.getLogger("rankrl")  # rankrl.eval (missing queries) and rankrl.data (run file oddities)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("rankrl score: warning: %(message)s"))
+    handler.setFormatter(logging.Formatter(f"{prog}: warning: %(message)s"))
     handler.setLevel(logging.WARNING)
     previous = logger.propagate
     logger.addHandler(handler)
