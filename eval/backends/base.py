@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 ANSWER_MARKER = "<answer>"
-ANSWER_POSITIONS = 4
+ANSWER_POSITIONS = 8
 """How many generated positions after ``<answer>`` keep their top logprobs."""
 
 

@@ -41,15 +41,14 @@ def token_value(token: str) -> float | None:
 
 def expected_score(answer_logprobs: Sequence[tuple[str, dict[str, float]]] | None,
                    low: float = 0.0, high: float = 10.0) -> float | None:
-    """Expected score from the logprobs after ``<answer>``; None when they do not describe a score."""
+    """Expected score from the logprobs after ``<answer>``, at the first kept position whose token reads as a
+    score (``<answer> 7``, ``<answer>Score: 7``); None when no position does."""
     if not answer_logprobs:
         return None
-    idx = next((i for i, (tok, _) in enumerate(answer_logprobs) if tok.strip()), None)
+    idx = score_position(answer_logprobs)
     if idx is None:
         return None
     chosen, top = answer_logprobs[idx]
-    if token_value(chosen) is None:
-        return None
     split_ten = None
     if chosen.strip() == "1" and high >= 10 and idx + 1 < len(answer_logprobs):
         nxt_tok, nxt_top = answer_logprobs[idx + 1]
@@ -72,13 +71,18 @@ def expected_score(answer_logprobs: Sequence[tuple[str, dict[str, float]]] | Non
     return sum(v * p for v, p in mass.items()) / total
 
 
+def score_position(answer_logprobs: Sequence[tuple[str, dict[str, float]]]) -> int | None:
+    """The first kept answer position whose chosen token reads as a score: where the score appears."""
+    return next((i for i, (tok, _) in enumerate(answer_logprobs) if token_value(tok) is not None), None)
+
+
 def score_probability(answer_logprobs: Sequence[tuple[str, dict[str, float]]] | None,
                       score: float) -> float | None:
-    """ERank's ``s · p(s)``: ``score`` times the probability of writing it at the first non-space answer token
+    """ERank's ``s · p(s)``: ``score`` times the probability of writing it where the score appears in the answer
     (a two-token "10" multiplies both positions). None when the logprobs do not show the score's token."""
     if not answer_logprobs or not float(score).is_integer():
         return None
-    idx = next((i for i, (tok, _) in enumerate(answer_logprobs) if tok.strip()), None)
+    idx = score_position(answer_logprobs)
     if idx is None:
         return None
     digits = str(int(score))

@@ -141,6 +141,10 @@ def test_erank_score_is_s_times_p_s():
     ten = [("1", {"1": math.log(0.5), "9": math.log(0.4)}), ("0", {"0": math.log(0.8), "1": math.log(0.1)})]
     assert score_probability(ten, 10.0) == pytest.approx(10 * 0.5 * 0.8)
     assert score_probability(lp, 5.0) is None
+    # wherever the score appears in the answer: "<answer>Score: 7</answer>"
+    later = [("Score", {"Score": -0.1}), (":", {":": 0.0}), (" 7", {" 7": math.log(0.5), " 6": math.log(0.5)})]
+    assert score_probability(later, 7.0) == pytest.approx(3.5)
+    assert expected_score(later, 0.0, 10.0) == pytest.approx(6.5)
 
 
 def test_fusion_raw_interpolates_without_normalising():
