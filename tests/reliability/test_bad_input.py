@@ -96,7 +96,9 @@ class Ctx:
 
     def build(self, *extra: str, source: tuple[str, str] | None = None) -> list[str]:
         source = source or ("benchmark", f"local:{self.bench()}")
-        return ["data", "build", "--source", *source, "--paradigm", "setwise", "--group-size", "4",
+        renamed = {"--qrels": "--rankgpt-qrels", "--run": "--first-stage-run", "--data-dir": "--benchmark-dir"}
+        extra = tuple(renamed.get(a, a) for a in extra)
+        return ["data", "build", "--data-source", f"{source[0]}:{source[1]}", "--paradigm", "setwise", "--group-size", "4",
                 "--out", str(self.root / "rows-out"), "--no-progress", *extra]
 
 
@@ -294,7 +296,7 @@ def _recipe_line_count(path: Path) -> int:
 
 UNKNOWN_KEY: dict[str, Builder] = {
     "score": lambda c: Case(["score", str(c.qrels()), str(c.run()), "--metrik", "AP"], ("--metrik",)),
-    "data-build": lambda c: Case(c.build("--group_size", "4"), ("--group_size",)),
+    "data-build": lambda c: Case(c.build("--group-sise", "4"), ("--group-sise",)),
     "tiny-model": lambda c: Case(["tiny-model", str(c.root / "tm"), "--warmup_steps", "3"], ("--warmup_steps",)),
     "train-yaml": lambda c: Case(
         ["train", "--config", _recipe_with(c, TINY_RECIPE, "learning_rat: 1.0e-5\n")],

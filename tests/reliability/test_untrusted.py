@@ -311,7 +311,7 @@ def hostile_bench(root: Path) -> Path:
 
 def _command(kind: str, model: Path | None, bench: Path, out: Path) -> list:
     if kind == "data-build":
-        return ["data", "build", "--source", "benchmark", f"local:{bench}", "--paradigm", "setwise", "--group-size",
+        return ["data", "build", "--data-source", f"benchmark:local:{bench}", "--paradigm", "setwise", "--group-size",
                 "4", "--out", out, "--no-progress"]
     if kind == "eval":
         return ["eval", "--model", model, "--benchmark", f"local:{bench}", "--out", out, "--top-k", "8",
