@@ -123,7 +123,7 @@ def _check_metadata(out: Path, paradigm: str, template: str, rewards: list[str] 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(GRPO))
-def test_grpo_recipe_dry_run_then_two_steps_record_its_preset(name, tiny, tmp_path, capsys):
+def test_grpo_recipe_dry_run_then_two_steps_record_its_preset(name, tiny, tmp_path, capsys, request):
     paradigm, template, rewards = GRPO[name]
     out = tmp_path / "out"
     # pointwise: a batch of 2 prompts must hold whole groups for the listwise-derived reward (groups of 2)
@@ -138,6 +138,24 @@ def test_grpo_recipe_dry_run_then_two_steps_record_its_preset(name, tiny, tmp_pa
     assert state["global_step"] == 2
     logged = {k for rec in state["log_history"] for k in rec}
     assert any(k.startswith(f"rewards/{rewards[0]}") for k in logged)
+    if name in EVAL_WITH_NO_FLAGS:
+        shared = request.getfixturevalue("shared_data")  # only these cases need DL19 (skip without it)
+        _eval_uses_the_training_prompt(out, template, EVAL_WITH_NO_FLAGS[name], shared, tmp_path / "eval")
+
+
+# `rankrl eval CHECKPOINT` with no paradigm/template/strategy flags: the checkpoint's preset and its strategy
+EVAL_WITH_NO_FLAGS = {"rank-r1-setwise-qwen2.5-7b": "setwise", "iranker-elimination-qwen2.5-3b": "elimination"}
+
+
+def _eval_uses_the_training_prompt(checkpoint: Path, template: str, strategy: str, shared: Path, out: Path) -> None:
+    from rankrl.core.cli import main
+
+    code = main(["eval", "--model", str(checkpoint), "--benchmark", "trec-dl-2019", "--data-dir", str(shared),
+                 "--out", str(out), "--max-queries", "1", "--top-k", "20", "--backend", "hf",
+                 "--max-new-tokens", "8", "--no-progress"])
+    assert code == 0
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert settings["template"].startswith(f"{template} v") and settings["strategy"] == strategy
 
 
 def _traces(path: Path, paradigm: str, n: int = 8) -> Path:
