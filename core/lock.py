@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from rankrl.core.atomic import default_mode
+from rankrl.core.atomic import default_mode, storage_errors
 from rankrl.core.errors import RankrlError
 
 LOCK_FILE = ".rankrl.lock"
@@ -94,8 +94,9 @@ def folder_lock(folder: str | Path, command: str | None = None) -> Iterator[Path
             "command": command or " ".join(["rankrl", *sys.argv[1:]]),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
+        with storage_errors(folder):  # a full disk: "cannot access OUT: No space left on device"
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(record) + "\n").encode("utf-8"), 0)
         yield path
     finally:
         with contextlib.suppress(FileNotFoundError):
