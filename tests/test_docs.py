@@ -123,6 +123,15 @@ def test_readme_lists_every_command():
     assert not missing, f"rankrl commands missing from README.md's Commands block: {missing}"
 
 
+def test_readme_names_every_optional_extra():
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    text = README.read_text(encoding="utf-8")
+    missing = [name for name in extras if f"`{name}`" not in text]
+    assert not missing, f"pyproject extras not named in README.md's Install section: {missing}"
+
+
 def test_no_old_import_paths_or_removed_options():
     old = re.compile(
         r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
