@@ -132,6 +132,14 @@ def test_readme_names_every_optional_extra():
     assert not missing, f"pyproject extras not named in README.md's Install section: {missing}"
 
 
+def test_prompts_page_lists_every_shipped_template():
+    from rankrl.prompts import available_templates
+
+    text = (DOCS / "prompts.md").read_text(encoding="utf-8")
+    missing = [name for name in available_templates() if f"| `{name}` |" not in text]
+    assert not missing, f"templates missing from docs/prompts.md's Templates table: {missing}"
+
+
 def test_no_old_import_paths_or_removed_options():
     old = re.compile(
         r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
