@@ -236,6 +236,20 @@ def test_tiny_model_rerun_removes_staging_left_by_a_killed_run(tmp_path):
     assert any(f"removed {dead}" in line for line in said), said
 
 
+def test_data_build_rerun_removes_staging_left_by_a_killed_build(rankrl, tmp_path):
+    bench = write_local_benchmark(tmp_path / "bench")
+    dead = tmp_path / ".rows.k1ll3d00.tmp"
+    dead.mkdir()
+    (dead / "data-00000-of-00001.arrow").write_bytes(b"half")
+    (dead / STAGING_OWNER).write_text(f"{_dead_pid()} {os.uname().nodename}\n")
+    result = rankrl.run(["data", "build", "--data-source", f"benchmark:local:{bench}", "--paradigm", "setwise",
+                         "--group-size", "4", "--out", tmp_path / "rows", "--no-progress"], cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, str(result)
+    assert not dead.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench", "rows"]
+    assert STAGING_OWNER not in {p.name for p in (tmp_path / "rows").iterdir()}
+
+
 # =========================================================================================== item 7: one writer per folder
 
 
