@@ -140,6 +140,14 @@ def test_prompts_page_lists_every_shipped_template():
     assert not missing, f"templates missing from docs/prompts.md's Templates table: {missing}"
 
 
+def test_rewards_page_names_every_registered_reward():
+    from rankrl.rewards import REWARDS
+
+    text = (DOCS / "rewards.md").read_text(encoding="utf-8")
+    missing = [name for name in sorted(REWARDS) if f"`{name}`" not in text]
+    assert not missing, f"rewards missing from docs/rewards.md: {missing}"
+
+
 def test_no_old_import_paths_or_removed_options():
     old = re.compile(
         r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
