@@ -148,6 +148,14 @@ def test_rewards_page_names_every_registered_reward():
     assert not missing, f"rewards missing from docs/rewards.md: {missing}"
 
 
+def test_evaluation_page_lists_every_strategy():
+    from rankrl.eval.strategies import STRATEGIES
+
+    text = (DOCS / "evaluation.md").read_text(encoding="utf-8")
+    missing = [name for name in STRATEGIES if not re.search(rf"^\| `{name}[` ]", text, flags=re.MULTILINE)]
+    assert not missing, f"strategies missing from docs/evaluation.md's Strategies table: {missing}"
+
+
 def test_no_old_import_paths_or_removed_options():
     old = re.compile(
         r"^\s*(?:from|import) (?:data|eval|rl|prompts|rewards|core)(?:\.|\s|$)"  # bare top-level packages
