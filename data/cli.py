@@ -122,8 +122,8 @@ def validate(config: DataBuildConfig) -> None:
     if config.num_proc < 1:
         raise FieldError("num_proc", f"must be >= 1, got {config.num_proc}")
     if config.out.exists() and not config.overwrite:
-        raise FieldError("out", template=f"output folder {config.out} already exists; pass {{field}} "
-                                         f"elsewhere or set overwrite to replace it")
+        raise FieldError("overwrite", template=f"output folder {config.out} already exists; pass {{field}} to "
+                                               f"replace it, or choose another output folder")
     check_replaceable(config.out)
     check_creatable(config.out, "out")  # before any data is read: a bad path must not cost the whole build
 

@@ -75,12 +75,11 @@ def run(config: Any) -> Any:
     from rankrl.rl.api import TrainResult
 
     script, args, model_args = config.script, config.args, config.model
-    validate_sft(script, args, model_args)
+    paradigm = validate_sft(script, args, model_args)
     from rankrl.rl.train import _model_config, load_tokenizer
 
     tokenizer = load_tokenizer(model_args, args)
     check_context(script, args, _model_config(model_args, args))
-    paradigm = paradigm_from_script(script)
     dataset, stats = build_sft_dataset(script, paradigm, tokenizer, args.max_length)
     _say(
         f"SFT: {len(dataset)} traces ({stats['dropped_unparsable']} unparsable dropped, {stats['truncated']} "
@@ -122,9 +121,11 @@ def run(config: Any) -> Any:
 
 
 def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool = True,
-                 check_paths: bool = True) -> None:
-    """Checks that need neither the model nor the data (``check_*`` off: validate a recipe elsewhere)."""
+                 check_paths: bool = True) -> Any:
+    """Checks that need neither the model nor the data (``check_*`` off: validate a recipe elsewhere). Returns the
+    paradigm (built once per run: the run uses this one)."""
     problems = []
+    paradigm = None
     if not model_args.model_name_or_path:
         problems.append("model_name_or_path is not set")
     if check_paths:  # a missing local model, an output_dir that is a file or cannot be created
@@ -136,7 +137,7 @@ def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool 
     elif check_paths and script.dataset_dir and not Path(script.dataset_dir).is_dir():
         problems.append(f"dataset_dir {script.dataset_dir} is not a folder")
     try:
-        paradigm_from_script(script)
+        paradigm = paradigm_from_script(script)
     except RankrlError as err:
         problems.append(str(err))
     from rankrl.rl.resume import check_policy
@@ -153,6 +154,7 @@ def validate_sft(script: Any, args: Any, model_args: Any, *, check_device: bool 
         problems += _check_device(args) + _check_report_to(args)
     if problems:
         raise ConfigError("invalid SFT configuration:\n  - " + "\n  - ".join(problems))
+    return paradigm
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -194,6 +196,7 @@ def build_sft_dataset(
     """Prompt/completion conversational examples, prompts fitted to the budget, unparsable traces counted, and
     how many whole examples exceed ``max_length`` (SFTTrainer would cut their completions)."""
     import datasets
+
     from rankrl.prompts import fit_messages
 
     examples: list[dict[str, Any]] = []
@@ -266,8 +269,9 @@ def sft_metadata(paradigm: Any, script: Any, args: Any, model_args: Any, stats: 
 
 
 def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, meta: dict[str, Any]) -> Any:
-    from rankrl.rl.checkpoint import MetadataCallback
     from trl import SFTTrainer, get_peft_config, get_quantization_config
+
+    from rankrl.rl.checkpoint import MetadataCallback
 
     args.model_init_kwargs = {
         "revision": model_args.model_revision,

@@ -275,7 +275,7 @@ def test_existing_output_is_left_untouched(tmp_path, dl19, capsys):
         "--out",
         str(out),
     )
-    assert code == 2 and "already exists; pass --out elsewhere or set overwrite" in capsys.readouterr().err
+    assert code == 2 and "already exists; pass --overwrite to replace it" in capsys.readouterr().err
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
