@@ -41,4 +41,5 @@ def test_non_mapping_missing_and_empty_files(tmp_path):
     with pytest.raises(ConfigError, match="recipe not found"):
         read_recipe(tmp_path / "nope.yaml")
     (tmp_path / "empty.yaml").write_text("# nothing\n")
-    assert read_recipe(tmp_path / "empty.yaml").values == {}
+    with pytest.raises(ConfigError, match="empty.yaml: the recipe is empty"):  # not TRL's "no bf16/gpu" later
+        read_recipe(tmp_path / "empty.yaml")
