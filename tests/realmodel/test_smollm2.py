@@ -114,7 +114,7 @@ def test_eval_each_strategy_on_three_dl19_queries(smollm2, shared_data, tmp_path
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_queries"] == 3
-    assert 0.0 <= metrics["ndcg_cut_10"] <= 1.0
+    assert 0.0 <= metrics["nDCG@10"] <= 1.0 and metrics["metrics"]["nDCG@10"] == metrics["nDCG@10"]
     cost = metrics["cost"]
     assert cost["prompts"] >= 3 and 0 < cost["completion_tokens"] <= cost["prompts"] * 9
     assert 0.0 <= cost["parse_failure_rate"] <= 1.0
