@@ -2,8 +2,8 @@
 
 A training configuration is the triple the commands build — rankrl's ``ScriptArguments`` (or
 ``SFTScriptArguments``), TRL's ``GRPOConfig`` (``SFTConfig``) and TRL's ``ModelConfig`` — plus the recipe it was
-read from. ``TrainConfig.from_recipe(path, overrides)`` builds it exactly as the command line does (recipe <
-overrides, every value checked by TRL's parser; a misspelt key is an error naming it), or construct the three
+read from. ``TrainConfig.from_recipe(path, overrides)`` builds it as the command line does, with the same parser
+(recipe < overrides; a misspelt key is an error naming it; no flags are built), or construct the three
 dataclasses yourself. ``train``/``sft`` return a ``TrainResult``: the output folder, the final step, the
 ``rankrl.json`` metadata and the trainer's log history.
 """
@@ -36,7 +36,7 @@ class TrainConfig:
         ``rankrl train``. ``num_processes``: check the batch layout for that many processes (check only)."""
         from rankrl.rl.config import parse_args
 
-        return cls(*parse_args(_argv(recipe, overrides), num_processes=num_processes))
+        return cls(*parse_args([], recipe_path=recipe, overrides=overrides, num_processes=num_processes))
 
 
 @dataclass
@@ -54,26 +54,8 @@ class SFTRunConfig:
         from rankrl.rl.config import parse_args
         from rankrl.rl.sft import SFTScriptArguments
 
-        return cls(*parse_args(_argv(recipe, overrides), script_type=SFTScriptArguments, config_type="SFTConfig",
-                               prog="rankrl sft"))
-
-
-def _argv(recipe: str | Path | None, overrides: Mapping[str, Any] | None) -> list[str]:
-    """Flags for ``overrides``: lists become several values, booleans ``true``/``false``, mappings JSON."""
-    argv = ["--config", str(recipe)] if recipe is not None else []
-    for key, value in (overrides or {}).items():
-        if not isinstance(key, str) or not key:
-            raise ConfigError(f"override keys must be field names, got {key!r}")
-        argv.append(f"--{key}")
-        if isinstance(value, (list, tuple)):
-            argv += [json.dumps(v) if isinstance(v, dict) else str(v) for v in value]
-        elif isinstance(value, bool):
-            argv.append(str(value).lower())
-        elif isinstance(value, dict):
-            argv.append(json.dumps(value))
-        elif value is not None:
-            argv.append(str(value))
-    return argv
+        return cls(*parse_args([], script_type=SFTScriptArguments, config_type="SFTConfig", prog="rankrl sft",
+                               recipe_path=recipe, overrides=overrides))
 
 
 @dataclass

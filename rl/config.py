@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -151,15 +153,19 @@ def parse_args(
     config_type: type | str | None = None,
     num_processes: int | None = None,
     prog: str = "rankrl train",
+    recipe_path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
 ) -> tuple[Any, Any, Any, Recipe | None]:
     """Recipe + flags -> (script args, trainer config, ModelConfig, recipe). Raises ``ConfigError``.
 
     The recipe is read (YAML syntax, duplicate keys, a mapping) before TRL is imported, so a typo in it is
     reported at once rather than after seconds of imports. ``num_processes`` defaults to this launch's world
-    size; pass the intended count to check a recipe for a cluster from a laptop.
+    size; pass the intended count to check a recipe for a cluster from a laptop. The library passes
+    ``recipe_path`` and ``overrides`` (field -> value, applied over the recipe's values like flags; an unknown
+    field is an error naming it) instead of flags.
     """
     argv = list(argv)
-    recipe = None
+    recipe = read_recipe(recipe_path) if recipe_path is not None else None
     if "--config" in argv:
         i = argv.index("--config")
         if i + 1 >= len(argv):
@@ -172,16 +178,19 @@ def parse_args(
         config_type = _for_world_size(config_type, processes)
     parser = make_parser(script_type, config_type)
     parser.prog = prog
-    if recipe is not None:
-        values = dict(recipe.values)
+    if recipe is not None or overrides:
+        values = dict(recipe.values) if recipe is not None else {}
         values.pop("env", None)  # applied by the caller after validation (TRL's `env:` block)
+        values.update(overrides or {})
         unknown = sorted({k[2:] for k in parser.set_defaults_with_config(**values)[::2]})
         if unknown:
             raise ConfigError(
-                "unknown field(s) in recipe: "
-                + "; ".join(f"{recipe.where(k)}: {k!r}{_suggest(parser, k)}" for k in unknown)
+                "unknown field(s) in "
+                + "; ".join(f"{'override' if k in (overrides or {}) or recipe is None else recipe.where(k)}: "
+                            f"{k!r}{_suggest(parser, k)}" for k in unknown)
             )
-        check_types(recipe, parser.dataclass_types)  # `rewards: 5`, `max_steps: 1.5`: file:line, not a traceback
+        if recipe is not None:
+            check_types(recipe, parser.dataclass_types)  # `rewards: 5`, `max_steps: 1.5`: file:line, not a traceback
     namespace, remaining = parser.parse_known_args(argv)
     if remaining:
         flags = [a for a in remaining if a.startswith("-")] or remaining

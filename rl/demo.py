@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import shutil
 import sys
 import time
@@ -190,14 +191,6 @@ class Progress:
 # ----------------------------------------------------------------------------------------------- data
 
 
-def train_benchmark(task: RecipeTask, seed: int) -> Any:
-    """The training split exactly as ``rankrl train`` builds it from the recipe (``rows_seed`` = ``seed``)."""
-    from rankrl.data.synthetic import synthetic_benchmark
-
-    return synthetic_benchmark(task.queries, task.group_size, seed, "train", task=task.task,
-                               passage_words=task.passage_words)
-
-
 def heldout_benchmark(task: RecipeTask, config: DemoConfig) -> Any:
     from rankrl.data.synthetic import synthetic_benchmark
 
@@ -206,13 +199,15 @@ def heldout_benchmark(task: RecipeTask, config: DemoConfig) -> Any:
 
 
 def training_rows(task: RecipeTask, seed: int, tokenizer: Any) -> list[dict[str, Any]]:
-    """Prompts rendered by ``data.rows`` exactly as GRPO sees them, with their relevance grades."""
-    from rankrl.data.rows import rows_from_benchmark
+    """Prompts rendered exactly as GRPO sees them (the recipe's ``RowsSource`` through ``data.build_rows``, with
+    ``rows_seed`` = ``seed``), with their relevance grades."""
+    from rankrl.data import RowsSource, build_rows
 
-    result = rows_from_benchmark(
-        train_benchmark(task, seed), task.paradigm, group_size=task.group_size, seed=seed, tokenizer=tokenizer,
-        max_prompt_tokens=task.max_prompt_tokens, template=task.template,
-    )
+    result = build_rows(RowsSource(
+        data_source="synthetic", synthetic_queries=task.queries, synthetic_task=task.task,
+        synthetic_passage_words=task.passage_words, group_size=task.group_size, rows_seed=seed,
+        paradigm=task.paradigm, template=task.template, max_prompt_tokens=task.max_prompt_tokens,
+    ), tokenizer=tokenizer, as_dataset=False)
     if not result.rows:
         raise RankrlError(f"the synthetic training split gave no rows ({result.stats.get('skipped')})")
     return result.rows
@@ -252,17 +247,18 @@ def supervised(
     the qrels' answer (the ceiling). A plain loop, not TRL's SFTTrainer: on two CPU cores it is ~10x faster here
     (no full-vocabulary metrics over prompt tokens).
     """
-    import numpy as np
     import torch
     from tqdm.auto import tqdm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from rankrl.core.metadata import write_metadata
+    from rankrl.core.rng import StdlibGenerator
 
     tokenizer = AutoTokenizer.from_pretrained(init)
     model = AutoModelForCausalLM.from_pretrained(init)
     torch.manual_seed(seed)
-    rng = np.random.default_rng([seed, sum(label.encode())])  # one stream per stage and seed
+    rng = random.Random(f"rankrl-demo/{label}/{seed}")
+    answers = StdlibGenerator(rng)  # the paradigm draws random answers from the same stream (core/rng.py)
     grade_max = max(max(max(row["relevance"]) for row in rows), 1)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
     model.train()
@@ -273,11 +269,11 @@ def supervised(
     for _ in bar:
         batch = []
         for _ in range(batch_size):
-            i = int(rng.integers(len(rows)))
+            i = rng.randrange(len(rows))
             row = rows[i]
             n = len(row["relevance"])
             value = (paradigm.gold_value(list(row["relevance"]), grade_max) if gold
-                     else paradigm.random_value(n, rng))
+                     else paradigm.random_value(n, answers))
             if i not in prompt_cache:
                 text = tokenizer.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
                 prompt_cache[i] = tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -175,12 +175,12 @@ def _warmup_example(
 ) -> tuple[list[dict[str, str]], str, int]:
     """(messages, completion, number of passages) with a random, well-formed answer (format only, never a gold
     label)."""
-    import numpy as np
+    from rankrl.core.rng import StdlibGenerator
 
     n = 1 if paradigm.one_passage_per_prompt else rng.randint(2, 5)
     query = " ".join(rng.choices(words, k=rng.randint(2, 5)))
     passages = [" ".join(rng.choices(words, k=rng.randint(3, 10))) for _ in range(n)]
-    value = paradigm.random_value(n, np.random.default_rng(rng.getrandbits(64)))  # the paradigm's random answer
+    value = paradigm.random_value(n, StdlibGenerator(rng))  # the paradigm's random answer, same stream as before
     reasoning = " ".join(rng.choices(words, k=rng.randint(0, 12)))
     return paradigm.messages(query, passages), paradigm.render_answer(value, reasoning), n
 

@@ -66,7 +66,7 @@ def test_train_dry_run_returns_the_plan_without_a_model_run(warm_tiny_model, tmp
 
 
 def test_overrides_are_checked_by_name(tmp_path):
-    with pytest.raises(ConfigError, match="unknown command-line argument.*group_sise"):
+    with pytest.raises(ConfigError, match="unknown field.s. in override: .group_sise. .did you mean .group_size"):
         TrainConfig.from_recipe(REPO_ROOT / "rl" / "recipes" / "tiny.yaml", {"group_sise": 4})
     with pytest.raises(ConfigError, match="needs a TrainConfig"):
         train({"max_steps": 2})  # type: ignore[arg-type]
