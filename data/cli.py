@@ -12,6 +12,7 @@ import argparse
 import platform
 import re
 import sys
+import typing
 from dataclasses import dataclass, field, fields
 from importlib import metadata
 from pathlib import Path
@@ -48,15 +49,17 @@ class DataBuildConfig:
 _BUILD_FIELDS = ("out", "tokenizer", "num_proc", "overwrite", "no_progress")
 
 
-def _add_field(group: Any, f: Any) -> None:
-    """One flag per dataclass field, spelt ``--field-name`` and ``--field_name`` (as ``rankrl train`` accepts)."""
+def _add_field(group: Any, f: Any, hints: dict[str, Any]) -> None:
+    """One flag per dataclass field, spelt ``--field-name`` and ``--field_name`` (as ``rankrl train`` accepts).
+    ``hints``: the class's resolved annotations (``Field.type`` may be a string, or a type once TRL's parser has
+    resolved it on the shared field objects)."""
     names = [f"--{f.name.replace('_', '-')}"] + ([f"--{f.name}"] if "_" in f.name else [])
     kwargs: dict[str, Any] = {"dest": f.name, "help": f.metadata.get("help")}
-    kind = str(f.type)
-    if kind == "bool":
+    hint = hints[f.name]
+    if hint is bool:
         kwargs["action"] = "store_true"
     else:
-        kwargs["type"] = int if kind.startswith("int") else str
+        kwargs["type"] = int if int in (hint, *typing.get_args(hint)) else str
         kwargs["default"] = f.default
         if kwargs["default"] is not None and "default" not in (kwargs["help"] or ""):
             kwargs["help"] = f"{kwargs['help']} (default: {f.default})"
@@ -80,11 +83,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     source = build.add_argument_group("source, groups and prompts (the same fields as a train recipe)")
     for f in fields(RowsSource):
-        _add_field(source, f)
+        _add_field(source, f, typing.get_type_hints(RowsSource))
     output = build.add_argument_group("output")
     by_name = {f.name: f for f in fields(DataBuildConfig)}
+    hints = typing.get_type_hints(DataBuildConfig)
     for name in _BUILD_FIELDS:
-        _add_field(output, by_name[name])
+        _add_field(output, by_name[name], hints)
     for action in build._actions:
         if action.dest in ("data_source", "out"):
             action.required = True
