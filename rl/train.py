@@ -150,9 +150,10 @@ def make_trainer(
     meta: dict[str, Any],
 ) -> Any:
     """``RankrlGRPOTrainer`` loading the model from its name (TRL handles dtype, DeepSpeed, PEFT, quantization)."""
+    from trl import get_peft_config, get_quantization_config
+
     from rankrl.rl.checkpoint import MetadataCallback
     from rankrl.rl.grpo import RankrlGRPOTrainer
-    from trl import get_peft_config, get_quantization_config
 
     init_kwargs = {
         "revision": model_args.model_revision,

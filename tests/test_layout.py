@@ -141,6 +141,5 @@ def test_the_public_names_import_as_documented():
     for obj in (build_rows, load_benchmark, evaluate, score, get_paradigm, train, sft):
         assert callable(obj) and not isinstance(obj, types.ModuleType)
     import rankrl.rl.train  # noqa: F401 - importing the command module must not rebind the API name
-
     from rankrl.rl import train as again
     assert again is train
