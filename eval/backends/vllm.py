@@ -40,8 +40,8 @@ def vllm_available() -> bool:
 
 def require_vllm() -> None:
     if not vllm_available():
-        raise RankrlError("--backend vllm needs the vllm package: pip install -e '.[vllm]' (CUDA GPUs; for a "
-                          "CPU test environment see 'make test-vllm' in docs/evaluation.md), or use --backend hf")
+        raise RankrlError("--backend vllm needs the vllm package: pip install -e '.[vllm]' (CUDA GPUs; a CPU "
+                          "test environment: 'make test-vllm', see docs/evaluation.md), or use --backend hf")
 
 
 def lora_rank(adapter: str | Path) -> int:

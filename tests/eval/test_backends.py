@@ -193,7 +193,7 @@ def test_vllm_missing_is_a_clear_error():
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_vllm_backend_generates_with_token_counts(tiny_model):
-    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in docs/evaluation.md)")
+    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; 'make test-vllm' runs this tier)")
     from rankrl.eval.backends.vllm import VLLMBackend
 
     backend = VLLMBackend(tiny_model, batch_size=8, gpu_memory_utilization=0.2, max_model_len=2048,
@@ -214,7 +214,7 @@ def test_vllm_backend_generates_with_token_counts(tiny_model):
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_vllm_backend_serves_a_lora_adapter(tiny_model, tmp_path):
-    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in docs/evaluation.md)")
+    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; 'make test-vllm' runs this tier)")
     from rankrl.eval.backends.vllm import VLLMBackend, lora_rank
 
     adapter = _adapter(tiny_model, tmp_path / "adapter")

@@ -332,7 +332,7 @@ def test_kill_9_mid_evaluation_then_resume_gives_the_same_run(tiny_checkpoints, 
 @pytest.mark.vllm
 @pytest.mark.slow
 def test_vllm_backend_end_to_end(tiny_checkpoints, shared_data, tmp_path):
-    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; see 'make test-vllm' in docs/evaluation.md)")
+    pytest.importorskip("vllm", reason="vllm is not installed (optional extra; 'make test-vllm' runs this tier)")
     out = tmp_path / "out"
     args = ["eval", "--model", str(tiny_checkpoints["listwise"]), "--benchmark", "trec-dl-2019", "--data-dir",
             str(shared_data), "--out", str(out), "--max-queries", "2", "--top-k", "6", "--window", "4",
