@@ -172,8 +172,8 @@ def resolve_paradigm(config: EvalConfig) -> tuple[Any, str]:
         raise FieldError(
             "paradigm",
             f"is needed: {config.model} has no rankrl.json, so the paradigm and prompt template are unknown (a "
-            f"checkpoint trained elsewhere){where}; set it to one of {', '.join(prompts.PARADIGMS)} and optionally "
-            f"set template to a NAME or PATH")
+            f"checkpoint trained elsewhere){where}; set it to one of {', '.join(prompts.PARADIGMS)}, and optionally "
+            f"template=NAME|PATH")
     return prompts.paradigm_from_metadata(meta), f"{source_dir}/rankrl.json"
 
 

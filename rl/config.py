@@ -204,7 +204,11 @@ def parse_args(
         script, trainer_cfg, model_cfg = parser.parse_args_into_dataclasses(argv)
     except ValueError as err:  # a TRL/transformers __post_init__ refusing the combination
         where = f"{recipe.path}: " if recipe else ""
-        raise ConfigError(f"{where}invalid configuration: {err}{batch_fix(raw, processes)}") from None
+        fix = batch_fix(raw, processes)
+        # A wrong batch layout is the problem whenever `fix` names one; TRL may have failed on something else on the
+        # way (accelerate's rendezvous when WORLD_SIZE is set outside a launcher), which would only mislead.
+        trl_words = str(err) if not fix or "num_generations" in str(err) or "batch" in str(err) else ""
+        raise ConfigError(f"{where}invalid configuration: {trl_words}{fix}".replace(":  ", ": ")) from None
     return script, trainer_cfg, model_cfg, recipe
 
 
@@ -270,8 +274,9 @@ def batch_fix(raw: dict[str, Any], processes: int) -> str:
     need = num_generations // math.gcd(num_generations, factor)
     divisors = sorted(d for d in range(2, generation_batch + 1) if generation_batch % d == 0)
     divisors = sorted(sorted(divisors, key=lambda d: (abs(d - num_generations), d))[:4])
-    return (f" Fix: the generation batch ({generation_batch} completions with {processes} process(es)) must hold "
-            f"whole groups of num_generations ({num_generations}): set per_device_train_batch_size to a multiple "
+    return (f" Fix: the generation batch ({generation_batch} completions: processes ({processes}) x "
+            f"per_device_train_batch_size ({per_device}) x steps_per_generation) must hold whole groups of "
+            f"num_generations ({num_generations}); set per_device_train_batch_size to a multiple "
             f"of {need} (e.g. {need * math.ceil(per_device / need)}), or num_generations to one of {divisors}")
 
 

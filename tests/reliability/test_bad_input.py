@@ -330,7 +330,7 @@ ARITHMETIC: dict[str, Builder] = {
         ("num_generations (3)", "per_device_train_batch_size", "multiple of 3")),
     "train-processes": lambda c: Case(
         c.train("--num_generations", "8", "--per_device_train_batch_size", "4"),
-        ("processes (3)", "num_generations (8)", "Set per_device_train_batch_size to a multiple of 8"),
+        ("processes (3)", "num_generations (8)", "set per_device_train_batch_size to a multiple of 8"),
         env={"WORLD_SIZE": "3"}),
     "train-generation-batch": lambda c: Case(
         c.train("--generation_batch_size", "12"), ("generation_batch_size (12)", "per_device_train_batch_size")),

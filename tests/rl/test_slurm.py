@@ -45,7 +45,8 @@ def test_last_node_serves_vllm_and_the_others_train(tmp_path):
     assert result.returncode == 0, result.stderr
     vllm = next(line for line in log.splitlines() if line.startswith("vllm "))
     assert vllm.startswith("vllm VLLM_SERVER_DEV_MODE=1 serve Qwen/Qwen2.5-7B-Instruct --host 0.0.0.0 --port 8000")
-    assert "--max-model-len 6144" in vllm and '--weight-transfer-config {"backend": "nccl"}' in vllm
+    # Rank-R1 generated with transformers (its recipe has no vllm_max_model_length): vLLM picks its own length
+    assert "--max-model-len" not in vllm and '--weight-transfer-config {"backend": "nccl"}' in vllm
     assert "--logprobs-mode processed_logprobs --max-logprobs -1" in vllm
     assert "srun-option --nodelist=gpu-c" in log and "srun-option --nodelist=gpu-a,gpu-b" in log
     assert "curl -sf http://gpu-c:8000/health" in log
@@ -63,6 +64,7 @@ def test_recipe_and_sizes_come_from_the_environment(tmp_path):
                        GPUS_PER_NODE="4", VLLM_TP="2")
     assert result.returncode == 0, result.stderr
     assert "serve /models/mine" in log and "--tensor-parallel-size 2" in log
+    assert "--max-model-len 6144" in log  # the recipe's vllm_max_model_length
     assert "--num_processes 8" in log and "--config rl/recipes/listwise-qwen2.5-7b.yaml" in log
 
 
