@@ -41,16 +41,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
-        return 0 if argv else 2
-    if argv[0] in ("-V", "--version"):
-        from importlib.metadata import PackageNotFoundError, version
-
+    if not argv:  # a usage error: the usage goes to stderr, like argparse's
+        print(_usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "-V", "--help", "--version"):
         try:
-            print(f"rankrl {version('rankrl')}")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            print("rankrl (not installed: pip install -e . from the clone)")
+            print(_usage() if argv[0] in ("-h", "--help") else _version())
+        except BrokenPipeError:  # `rankrl --help | head -1`
+            _silence_stdout()
         return 0
     name, rest = argv[0], argv[1:]
     if name not in SUBCOMMANDS:
@@ -67,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `rankrl score ... | head`: the reader went away; not an error. Point stdout at /dev/null so the
         # interpreter's final flush does not raise again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _silence_stdout()
         return 0
     except OSError as err:
         if err.filename is None:  # not about a path the user gave: a bug or a library failure, keep the traceback
@@ -82,6 +79,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"rankrl {name}: interrupted", file=sys.stderr)
         return 130
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"rankrl {version('rankrl')}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "rankrl (not installed: pip install -e . from the clone)"
+
+
+def _silence_stdout() -> None:
+    """The reader of stdout went away (`| head`): point stdout at /dev/null so the interpreter's final flush does
+    not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from rankrl.core.cli import main
 
 def test_no_command_prints_usage_and_exits_2(capsys):
     assert main([]) == 2
-    assert "usage: rankrl" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "usage: rankrl" in out.err and out.out == ""  # a usage error: stderr, like argparse
 
 
 def test_unknown_command_names_valid_choices(capsys):
@@ -29,3 +30,11 @@ def test_closed_pipe_is_not_an_error(shared_data):
            f"{trec / 'bm25_trec_results_dl19_top100.txt'} --per-query | head -c 1")
     out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=False)
     assert out.stdout == "{" and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
+
+
+def test_usage_and_help_into_a_closed_pipe_are_not_errors():
+    """`rankrl | head -c 1` and `rankrl --help | head -c 1`: exit codes 2 and 0, no BrokenPipeError traceback."""
+    for args, code in (("", 2), ("--help", 0), ("--version", 0)):
+        cmd = f"{sys.executable} -m rankrl.core.cli {args} 2>&1 | head -c 1; exit ${{PIPESTATUS[0]}}"
+        out = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, check=False)
+        assert out.returncode == code and "Traceback" not in out.stdout + out.stderr, (args, out)
