@@ -357,8 +357,9 @@ def validate(
         )
     if script.max_prompt_tokens is None:
         warnings.append(
-            "max_prompt_tokens is not set: prompts are not fitted to a token budget (TRL 1.16 has no "
-            "max_prompt_length), so long passages make long prompts"
+            "max_prompt_tokens is not set: prompts are fitted to the model's context (max_position_embeddings - "
+            "max_completion_length) when the model states one, and not cut at all otherwise (TRL 1.16 has no "
+            "max_prompt_length); set it to hold training and evaluation to a smaller budget"
         )
     if check_device:
         problems += _check_device(args)
@@ -488,6 +489,21 @@ def _check_vllm(script: Any, args: Any, processes: int) -> list[str]:
     if not 0 < args.vllm_gpu_memory_utilization <= 1:
         problems.append(f"vllm_gpu_memory_utilization must be in (0, 1], got {args.vllm_gpu_memory_utilization}")
     return problems
+
+
+def default_prompt_budget(script: Any, args: Any, model_config: Any) -> int | None:
+    """The prompt budget a GRPO run uses when ``max_prompt_tokens`` is unset: what the model's positions leave after
+    ``max_completion_length``. Without it a 10 MB passage went to the tokenizer and the model whole (minutes, then
+    out of memory); with it, passages are cut so each prompt fits. None when the model states no context length (or
+    for SFT, which has ``max_length``)."""
+    limit = getattr(model_config, "max_position_embeddings", None)
+    completion = getattr(args, "max_completion_length", None)
+    if script.max_prompt_tokens is not None or not isinstance(limit, int) or not isinstance(completion, int):
+        return None
+    if limit - completion < 1:
+        raise ConfigError(f"max_completion_length ({completion}) leaves no room for a prompt in the model's "
+                          f"max_position_embeddings ({limit})")
+    return limit - completion
 
 
 def check_context(script: Any, args: Any, model_config: Any) -> None:

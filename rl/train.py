@@ -18,7 +18,7 @@ from typing import Any
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.core.metadata import write_metadata
 from rankrl.rl.checkpoint import guard_checkpoint_loading, training_metadata
-from rankrl.rl.config import check_context, parse_args, validate
+from rankrl.rl.config import check_context, default_prompt_budget, parse_args, validate
 from rankrl.rl.resume import plan_resume, prepare, train_or_finish, writing
 from rankrl.rl.rows_source import TrainRows, build_train_rows
 from rankrl.rl.tokens import check_answer_tags
@@ -52,7 +52,15 @@ def run(config: Any) -> Any:
     _apply_env(recipe)
 
     tokenizer = load_tokenizer(model_args, args)
-    check_context(script, args, _model_config(model_args, args))
+    model_config = _model_config(model_args, args)
+    if (budget := default_prompt_budget(script, args, model_config)) is not None:
+        # The run's one paradigm (shared with the rewards, whose parsing does not depend on it) fits prompts to
+        # this budget, and rankrl.json records it, so evaluation holds prompts to it too.
+        script.max_prompt_tokens = plan.paradigm.max_prompt_tokens = budget
+        _say(f"max_prompt_tokens is not set: prompts are fitted to the model's context, {budget} tokens "
+             f"(max_position_embeddings {model_config.max_position_embeddings} - max_completion_length "
+             f"{args.max_completion_length})")
+    check_context(script, args, model_config)
     rows = build_train_rows(script, plan.paradigm, tokenizer, show_progress=_is_main())
     plan = plan.for_paradigm(rows.paradigm)  # a built dataset's own paradigm (template) when it differs
     grades = [g for rel in rows.dataset["relevance"] for g in rel]

@@ -341,3 +341,20 @@ def test_validate_checks_the_model_folder_and_output_dir_up_front(tmp_path):
             validate(script, args, model)
     script, args, model = _parsed(*base, "--model_name_or_path", "Qwen/Qwen2.5-7B-Instruct")
     assert validate(script, args, model).warnings == []  # a hub id: checked when it is loaded
+
+
+def test_an_unset_prompt_budget_defaults_to_what_the_model_context_leaves():
+    """Issue 15 item 12: no max_prompt_tokens -> prompts fitted to max_position_embeddings - max_completion_length."""
+    from types import SimpleNamespace
+
+    from rankrl.rl.config import default_prompt_budget
+
+    script = SimpleNamespace(max_prompt_tokens=None)
+    model = SimpleNamespace(max_position_embeddings=2048)
+    assert default_prompt_budget(script, SimpleNamespace(max_completion_length=512), model) == 1536
+    assert default_prompt_budget(SimpleNamespace(max_prompt_tokens=300), SimpleNamespace(max_completion_length=512),
+                                 model) is None  # the recipe's own budget stands
+    assert default_prompt_budget(script, SimpleNamespace(max_completion_length=512),
+                                 SimpleNamespace()) is None  # a model that states no context length
+    with pytest.raises(ConfigError, match=r"max_completion_length \(2048\) leaves no room"):
+        default_prompt_budget(script, SimpleNamespace(max_completion_length=2048), model)

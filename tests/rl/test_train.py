@@ -286,3 +286,17 @@ def test_lora_saves_an_adapter_and_optionally_merged_weights(warm_tiny_model, tm
     assert tuned[q].shape == base[q].shape and not torch.equal(tuned[q], base[q])
     mlp = "model.layers.0.mlp.up_proj.weight"
     assert torch.equal(tuned[mlp], base[mlp])  # not a LoRA target
+
+
+def test_dry_run_without_a_prompt_budget_fits_prompts_to_the_model_context(warm_tiny_model, tmp_path, capsys):
+    """No max_prompt_tokens: the run says it fits prompts to max_position_embeddings - max_completion_length."""
+    recipe = tmp_path / "no-budget.yaml"
+    lines = [line for line in train_recipe().read_text().splitlines() if not line.startswith("max_prompt_tokens:")]
+    recipe.write_text("\n".join(lines) + "\n")
+    flags = ["--config", str(recipe), "--model_name_or_path", str(warm_tiny_model), "--output_dir",
+             str(tmp_path / "out"), "--synthetic_queries", "4", "--max_completion_length", "48", "--dry_run", "true"]
+    assert train.main(flags) == 0
+    err = capsys.readouterr().err
+    assert ("max_prompt_tokens is not set: prompts are fitted to the model's context, 8144 tokens "
+            "(max_position_embeddings 8192 - max_completion_length 48)") in err
+    assert "prompts truncated to fit max_prompt_tokens=8144" in err
