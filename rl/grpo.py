@@ -33,6 +33,7 @@ from trl.trainer.utils import RepeatSampler, nanstd
 from rankrl.rewards.columns import completion_text
 from rankrl.rl.curves import make_callback as make_curves_callback
 from rankrl.rl.logging_callback import drop_empty_metrics, install_compact_logging
+from rankrl.rl.tied_weights import QuietTiedWeightsMixin, only_tied_keys  # noqa: F401 (re-exported)
 
 COMPLETIONS_PRINTED = 3
 """Samples ``log_completions`` prints per logging step unless ``num_completions_to_print`` says otherwise."""
@@ -66,7 +67,7 @@ class GroupedRepeatSampler(RepeatSampler):
                         yield index
 
 
-class RankrlGRPOTrainer(GRPOTrainer):
+class RankrlGRPOTrainer(QuietTiedWeightsMixin, GRPOTrainer):
     """GRPOTrainer + zero-variance policy, parse metrics, sample log, grouped pointwise sampling."""
 
     def __init__(
@@ -188,17 +189,6 @@ class RankrlGRPOTrainer(GRPOTrainer):
                 }
                 handle.write(json.dumps(record, default=str) + "\n")
 
-    # -- resume ---------------------------------------------------------------------------------------------
-    def _issue_warnings_after_load(self, load_result: Any) -> None:
-        """A checkpoint of a model with tied input/output embeddings stores the shared matrix once, so loading it
-        reports ``lm_head.weight`` missing; transformers warns ("There were missing keys ...") although nothing is
-        missing. Tie the weights and say nothing in that case; any other missing key still warns."""
-        missing = list(load_result.missing_keys)
-        if missing and only_tied_keys(self.model, missing):
-            self.model.tie_weights()
-            load_result = load_result._replace(missing_keys=[])
-        super()._issue_warnings_after_load(load_result)
-
     # -- logging --------------------------------------------------------------------------------------------
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         drop_empty_metrics(self._metrics["train" if self.model.training else "eval"])
@@ -210,17 +200,6 @@ class RankrlGRPOTrainer(GRPOTrainer):
         super().create_model_card(
             model_name=model_name, dataset_name=dataset_name or self._card_dataset, tags=tags + self._card_tags
         )
-
-
-def only_tied_keys(model: Any, keys: list[str]) -> bool:
-    """True when every key names a parameter that shares its storage with another parameter (tied weights)."""
-    named = list(model.named_parameters(remove_duplicate=False))
-    by_name = dict(named)
-    for key in keys:
-        param = by_name.get(key)
-        if param is None or not any(other is param for name, other in named if name != key):
-            return False
-    return True
 
 
 def _finite(value: float) -> float | None:

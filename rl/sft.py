@@ -285,7 +285,12 @@ def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, m
     from rankrl.rl.curves import make_callback
     from rankrl.rl.logging_callback import install_compact_logging
 
-    trainer = SFTTrainer(
+    from rankrl.rl.tied_weights import QuietTiedWeightsMixin
+
+    class RankrlSFTTrainer(QuietTiedWeightsMixin, SFTTrainer):  # no false "missing lm_head" warning on resume
+        pass
+
+    trainer = RankrlSFTTrainer(
         model=model_args.model_name_or_path,
         args=args,
         train_dataset=dataset,
