@@ -246,17 +246,10 @@ def _read_info(directory: Path) -> dict[str, Any] | None:
 
 def _check_replaceable(directory: Path, overwrite: bool) -> None:
     """An existing non-empty folder is replaced only with ``--overwrite`` and only when this command wrote it."""
-    if not directory.exists():
-        return
-    if not directory.is_dir():
-        raise RankrlError(f"{directory} is a file, not a folder: choose another output folder")
-    if not any(directory.iterdir()):
-        return
-    if not overwrite:
-        raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
-    if _read_info(directory) is None:
-        raise RankrlError(f"refusing to replace {directory}: it was not written by `rankrl model get` (no "
-                          f"{INFO_FILE}); choose another folder or remove it yourself")
+    from rankrl.core.outputs import check_replaceable
+
+    check_replaceable(directory, overwrite, written_by_us=lambda d: _read_info(d) is not None,
+                      command="rankrl model get", marker=INFO_FILE)
 
 
 def is_complete(directory: Path, source: ModelSource) -> bool:

@@ -358,22 +358,12 @@ def build_tiny_model(
 
 
 def check_replaceable(directory: Path, overwrite: bool) -> None:
-    """The rule of ``rankrl data build``: an existing output is replaced only with ``--overwrite``, and then only
-    when it is empty or was written by ``rankrl tiny-model`` (has ``tiny_model.json``); a mistyped path (``.``, a
-    home folder, a real checkpoint) is never deleted. A file at the path is an error either way."""
-    if not directory.exists():
-        return
-    if not directory.is_dir():
-        raise RankrlError(f"{directory} is a file, not a folder: choose another output folder")
-    if not any(directory.iterdir()):
-        return
-    if not overwrite:
-        raise RankrlError(f"{directory}: folder exists and is not empty (pass --overwrite to replace it)")
-    if not (directory / INFO_FILE).is_file():
-        raise RankrlError(
-            f"refusing to replace {directory}: it is not empty and was not written by `rankrl tiny-model` (no "
-            f"{INFO_FILE}); choose another folder or remove it yourself"
-        )
+    """An existing output is replaced only with ``--overwrite``, and then only when it is empty or was written by
+    ``rankrl tiny-model`` (has ``tiny_model.json``): ``rankrl.core.outputs.check_replaceable``."""
+    from rankrl.core.outputs import check_replaceable as check
+
+    check(directory, overwrite, written_by_us=lambda d: (d / INFO_FILE).is_file(), command="rankrl tiny-model",
+          marker=INFO_FILE)
 
 
 def _replace(staging: Path, directory: Path, overwrite: bool = False) -> None:
