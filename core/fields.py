@@ -87,3 +87,14 @@ def check_positive(config: Any, names: tuple[str, ...], *, optional: bool = Fals
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise FieldError(name, f"must be a positive integer, got {value!r}")
+
+
+def declared_type(cls: type, name: str) -> Any:
+    """The annotation of field ``name`` as its class declares it (a string under ``from __future__ import
+    annotations``). Not ``Field.type``: ``HfArgumentParser`` (TRL's parser) resolves that in place, so what it holds
+    depends on whether a parser was built for the class earlier in the process; help and docs must not."""
+    for klass in cls.__mro__:
+        annotations = klass.__dict__.get("__annotations__", {})
+        if name in annotations:
+            return annotations[name]
+    return next(f.type for f in dataclasses.fields(cls) if f.name == name)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rankrl.core.fields import declared_type
+
 from rankrl.core.atomic import atomic_write_text
 
 DOCS = Path(__file__).resolve().parent
@@ -152,7 +154,7 @@ def render(cls: type, parser_factory: Callable[[], argparse.ArgumentParser] | No
             meaning = f.metadata.get("help") or f"the fields of `{nested[f.name]}` (its own table)"
         else:
             meaning = f.metadata["help"]
-        row = [f"`{f.name}`", f"`{_cell(_type_name(f.type))}`", _cell(_default(f)), _cell(meaning)]
+        row = [f"`{f.name}`", f"`{_cell(_type_name(declared_type(cls, f.name)))}`", _cell(_default(f)), _cell(meaning)]
         if flags:
             row.insert(1, flags.get(f.name, "(library only)"))
         lines.append("| " + " | ".join(row) + " |")

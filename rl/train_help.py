@@ -100,7 +100,9 @@ def _default_text(f: dataclasses.Field) -> str:
 
 def own_fields(script_type: type) -> list[tuple[str, str, str, str]]:
     """(name, TYPE, default, help) of rankrl's dataclass."""
-    return [(f.name, _type_name(f.type), _default_text(f), f.metadata.get("help", ""))
+    from rankrl.core.fields import declared_type
+
+    return [(f.name, _type_name(declared_type(script_type, f.name)), _default_text(f), f.metadata.get("help", ""))
             for f in dataclasses.fields(script_type) if f.init]
 
 
@@ -155,6 +157,8 @@ def snapshot_trl_fields() -> tuple[str, dict[str, list[dict[str, str]]]]:
     import trl
     from trl import GRPOConfig, ModelConfig, SFTConfig
 
+    from rankrl.core.fields import declared_type
+
     out: dict[str, list[dict[str, str]]] = {}
     for cls in (GRPOConfig, SFTConfig, ModelConfig):
         items = []
@@ -164,7 +168,7 @@ def snapshot_trl_fields() -> tuple[str, dict[str, list[dict[str, str]]]]:
             owner = next(c.__name__ for c in reversed(cls.__mro__)
                          if f.name in getattr(c, "__dataclass_fields__", {}))
             owner = owner if owner in ("GRPOConfig", "SFTConfig", "ModelConfig") else "TrainingArguments"
-            items.append({"name": f.name, "owner": owner, "type": _type_name(f.type),
+            items.append({"name": f.name, "owner": owner, "type": _type_name(declared_type(cls, f.name)),
                           "default": _default_text(f), "help": " ".join(str(f.metadata.get("help", "")).split())})
         out[cls.__name__] = items
     return trl.__version__, out

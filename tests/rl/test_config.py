@@ -108,7 +108,7 @@ def test_process_count_is_part_of_the_check(tmp_path):
     _, args, _, _ = parse_args(["--config", str(recipe), *CPU], num_processes=4)
     assert args.per_device_train_batch_size == 2 and args.generation_batch_size == 8
     assert args.steps_per_generation == 1
-    with pytest.raises(ConfigError, match=r"with 3 process\(es\)"):
+    with pytest.raises(ConfigError, match=r"processes \(3\)"):
         parse_args(["--config", str(recipe), *CPU], num_processes=3)
 
 

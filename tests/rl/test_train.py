@@ -262,8 +262,10 @@ def test_interrupted_run_resumes_from_its_last_checkpoint(warm_tiny_model, tmp_p
     for name in reference:
         torch.testing.assert_close(resumed[name], reference[name], rtol=1e-4, atol=1e-5)
 
-    with pytest.raises(ConfigError, match="trained for paradigm 'pointwise', not 'listwise'"):
+    # Another paradigm on the finished folder: refused with the diff of what changed (rl/resume.py)
+    with pytest.raises(ConfigError, match="trained with other settings") as err:
         train.main(tiny_args(warm_tiny_model, out, *flags, "--paradigm", "listwise", "--rewards", "default"))
+    assert '- paradigm: "pointwise" -> "listwise"' in str(err.value) and "--resume_policy fresh" in str(err.value)
 
 
 @pytest.mark.slow
