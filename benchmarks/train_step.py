@@ -88,9 +88,9 @@ def run_rankrl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
 
 def run_trl(model: Path, out: Path, steps: int, paradigm: str) -> StepTimer:
     """Bare TRL: GRPOTrainer with the same config, rows and reward functions, nothing of rankrl's trainer."""
-    from trl import GRPOTrainer
-
     import importlib
+
+    from trl import GRPOTrainer
 
 
     train = importlib.import_module("rankrl.rl.train")  # the module (rankrl.rl.train is the API function)

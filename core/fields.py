@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -94,7 +95,7 @@ def declared_type(cls: type, name: str) -> Any:
     annotations``). Not ``Field.type``: ``HfArgumentParser`` (TRL's parser) resolves that in place, so what it holds
     depends on whether a parser was built for the class earlier in the process; help and docs must not."""
     for klass in cls.__mro__:
-        annotations = klass.__dict__.get("__annotations__", {})
+        annotations = inspect.get_annotations(klass)  # this class's own, unevaluated
         if name in annotations:
             return annotations[name]
     return next(f.type for f in dataclasses.fields(cls) if f.name == name)

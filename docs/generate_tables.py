@@ -29,9 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rankrl.core.fields import declared_type
-
 from rankrl.core.atomic import atomic_write_text
+from rankrl.core.fields import declared_type
 
 DOCS = Path(__file__).resolve().parent
 REGENERATE = "python docs/generate_tables.py"

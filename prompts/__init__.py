@@ -68,8 +68,8 @@ def paradigm_from_metadata(meta: dict[str, Any]) -> BaseParadigm:
 __all__ = [
     "ALL_PARADIGMS",
     "PARADIGMS",
-    "Elimination",
     "BaseParadigm",
+    "Elimination",
     "FitResult",
     "Groupwise",
     "Listwise",

@@ -43,7 +43,7 @@ class Pointwise(BaseParadigm):
 
     def gold_value(self, grades: Sequence[int], grade_max: int | None = None) -> float:
         """Binary template: true (1.0) for any grade >= 1; graded: the grade on the 0..10 scale."""
-        grade = int(list(grades)[0])
+        grade = int(next(iter(grades)))
         if self.binary:
             return 1.0 if grade >= 1 else 0.0
         return self._scaled_score(grade, grade_max)

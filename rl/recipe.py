@@ -151,7 +151,7 @@ def check_types(recipe: Recipe, dataclass_types: Any) -> None:
     for cls in dataclass_types:
         try:
             hints.update({k: v for k, v in typing.get_type_hints(cls).items() if k not in hints})
-        except Exception:  # noqa: BLE001 - an unresolvable annotation: that class's fields go unchecked
+        except Exception:  # noqa: BLE001, S112 - an unresolvable annotation: that class's fields go unchecked
             continue
     problems = []
     for key, value in recipe.values.items():

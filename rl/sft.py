@@ -284,7 +284,6 @@ def make_sft_trainer(args: Any, model_args: Any, tokenizer: Any, dataset: Any, m
         args.model_init_kwargs["quantization_config"] = quantization
     from rankrl.rl.curves import make_callback
     from rankrl.rl.logging_callback import install_compact_logging
-
     from rankrl.rl.tied_weights import QuietTiedWeightsMixin
 
     class RankrlSFTTrainer(QuietTiedWeightsMixin, SFTTrainer):  # no false "missing lm_head" warning on resume

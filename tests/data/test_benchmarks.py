@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.data import bright
 from rankrl.data.benchmarks import (
     BENCHMARK_NAMES,
@@ -18,7 +19,6 @@ from rankrl.data.benchmarks import (
     load_benchmark,
     write_local_benchmark,
 )
-from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.data.records import Benchmark, Passage, Query
 from rankrl.data.trec import read_qrels
 from rankrl.eval.metrics import evaluate

@@ -10,8 +10,8 @@ import random
 import pytest
 import pytrec_eval
 
-from rankrl.data.bm25 import bm25_run
 from rankrl.core.errors import RankrlError
+from rankrl.data.bm25 import bm25_run
 from rankrl.data.records import Passage, Query
 
 

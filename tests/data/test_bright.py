@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rankrl.data import bright
 from rankrl.core.errors import DataFormatError, RankrlError
+from rankrl.data import bright
 from rankrl.data.trec import read_qrels
 
 EXPECTED_QUERIES = {"biology": 103, "earth_science": 116, "economics": 103, "psychology": 101, "robotics": 101,

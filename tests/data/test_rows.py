@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.core.fields import FieldError
 from rankrl.data.records import Benchmark, Passage, Query

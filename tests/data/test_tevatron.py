@@ -6,6 +6,7 @@ import gzip
 import json
 
 import pytest
+
 from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.data.rows import RowsConfig, rows_from_tevatron
 from rankrl.data.tevatron import iter_tevatron_hf, read_tevatron

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from rankrl.core.cli import main
 from rankrl.data.bright import DOMAINS
 from rankrl.data.trec import read_run
-from rankrl.core.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 FAST = ["--no-progress", "--max-new-tokens", "8", "--max-passage-chars", "60", "--batch-size", "16"]

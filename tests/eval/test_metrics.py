@@ -12,8 +12,8 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rankrl.data.bright import excluded_from_examples, read_examples
 from rankrl.core.errors import RankrlError
+from rankrl.data.bright import excluded_from_examples, read_examples
 from rankrl.data.trec import read_qrels, read_run
 from rankrl.eval.metrics import DEFAULT_METRICS, evaluate, parse_metric
 

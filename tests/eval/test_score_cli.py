@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import pytrec_eval
 
-from rankrl.data.trec import read_qrels, read_run
 from rankrl.core.cli import main
+from rankrl.data.trec import read_qrels, read_run
 
 REPO = Path(__file__).resolve().parents[2]
 

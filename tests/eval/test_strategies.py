@@ -7,7 +7,6 @@ import random
 
 import pytest
 
-
 from rankrl import prompts
 from rankrl.core.errors import ConfigError, RankrlError
 from rankrl.core.fields import FieldError

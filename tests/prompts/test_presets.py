@@ -12,6 +12,7 @@ import json
 import re
 
 import pytest
+
 from rankrl.core.errors import DataFormatError, RankrlError
 from rankrl.prompts import get_paradigm
 from rankrl.prompts.render import prompt_text

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from reliability_support import assert_clean_error, run_cli, tree, write_local_benchmark
+
 from rankrl.core.errors import DataFormatError
 from rankrl.data.trec import MAX_ABS_GRADE, read_qrels, read_run, trec_eval_order
-from reliability_support import assert_clean_error, run_cli, tree, write_local_benchmark
 
 DEEP = "[" * 200_000
 

@@ -9,6 +9,8 @@ import dataclasses
 import json
 
 import pytest
+from reliability_support import write_local_benchmark
+
 from rankrl import prompts
 from rankrl.core.errors import RankrlError
 from rankrl.data.benchmarks import load_benchmark
@@ -19,7 +21,6 @@ from rankrl.eval.report import write_traces
 from rankrl.eval.runner import RerankConfig, rerank_benchmark
 from rankrl.eval.strategies import build_strategy
 from rankrl.eval.traces_html import write_traces_html
-from reliability_support import write_local_benchmark
 
 LONE = "\ud800"
 

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from rankrl.core.errors import RankrlError
-from rankrl.rewards.columns import check_docids, column, completion_text, num_passages, row_grades, single_docid
+from rankrl.rewards.columns import (
+    check_docids,
+    column,
+    completion_text,
+    num_passages,
+    row_grades,
+    single_docid,
+)
 
 
 def test_completion_text_forms():

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from rankrl.core.errors import ConfigError, RankrlError
+from rankrl.core.metadata import read_metadata, write_metadata
 from rankrl.rl.checkpoint import (
     MetadataCallback,
     check_checkpoint_files,
@@ -20,7 +21,6 @@ from rankrl.rl.checkpoint import (
     missing_parts,
     resume_checkpoint,
 )
-from rankrl.core.metadata import read_metadata, write_metadata
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMPTY_SAFETENSORS = (2).to_bytes(8, "little") + b"{}"  # a valid safetensors file holding no tensor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from rankrl.core.errors import ConfigError
 from rankrl.rl.config import ScriptArguments, paradigm_from_script
 from rankrl.rl.rows_source import build_train_rows

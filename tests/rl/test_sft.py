@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
@@ -9,7 +10,6 @@ import pytest
 
 from rankrl import prompts
 from rankrl.core.errors import ConfigError, DataFormatError
-import importlib
 
 sft = importlib.import_module("rankrl.rl.sft")  # the module (rankrl.rl.sft is the API function)
 from rankrl.core.metadata import read_metadata

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 
 import pytest
 import torch
+
 from rankrl import prompts
 from rankrl.core.cli import main as cli_main
 from rankrl.core.metadata import read_metadata
-import importlib
 
 train = importlib.import_module("rankrl.rl.train")  # the module (rankrl.rl.train is the API function)
-from rankrl.prompts import get_paradigm
 from transformers import TrainerCallback
+
+from rankrl.prompts import get_paradigm
 
 MODEL_FILES = ("model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json", "README.md",
                "rankrl.json")
@@ -123,9 +125,10 @@ def test_recipe_env_block_is_applied_after_validation(warm_tiny_model, tmp_path,
 
 def test_dry_run_on_real_dl19_reports_truncation_and_writes_nothing(warm_tiny_model, shared_data, tmp_path,
                                                                      tiny_args, capsys):
+    from transformers import AutoTokenizer
+
     from rankrl.data.benchmarks import load_benchmark
     from rankrl.data.rows import RowsConfig, rows_from_benchmark
-    from transformers import AutoTokenizer
 
     out = tmp_path / "out"
     flags = ["--data_source", "benchmark:trec-dl-2019", "--benchmark_dir", str(shared_data), "--group_size", "5",
@@ -230,8 +233,9 @@ class _Interrupt(TrainerCallback):
 @pytest.mark.slow
 def test_interrupted_run_resumes_from_its_last_checkpoint(warm_tiny_model, tmp_path, tiny_args, log_history,
                                                           monkeypatch):
-    from rankrl.core.errors import ConfigError
     from safetensors.torch import load_file
+
+    from rankrl.core.errors import ConfigError
 
     flags = ("--max_steps", "4", "--save_steps", "2")
     out = tmp_path / "out"
