@@ -55,14 +55,16 @@ class Study:
     max_passage_tokens: int = 64
     eval_max_new_tokens: int = 20
     eval_batch_size: int = 16
-    sft_steps: int = 6
+    sft_steps: int = 16
     sft_batch: int = 8
     sft_lr: float = 2e-4
-    grpo_steps: int = 12
+    grpo_steps: int = 30
     grpo_prompts: int = 4
     grpo_generations: int = 4
     grpo_completion_tokens: int = 24
     grpo_lr: float = 1e-4
+    grpo_lora: bool = True
+    """LoRA (the recipe's r=16) or, with ``--grpo-full-finetune``, every weight."""
     base_queries: int = 0
     """Held-out queries the base model is evaluated on (0: all); its parse-ok rate is the point, and it costs."""
     threads: int = 2
@@ -193,8 +195,26 @@ def grpo(study: Study, start: Path, train_dir: Path) -> Path:
         "--num_generations", str(study.grpo_generations),
         "--per_device_train_batch_size", str(study.grpo_prompts * study.grpo_generations),
         "--max_completion_length", str(study.grpo_completion_tokens), "--resume_policy", "fresh",
+        *([] if study.grpo_lora else ["--use_peft", "false"]),
     ])
     return out
+
+
+def reuse_warm_up(previous: Path, study: Study, arms: dict[str, dict[str, Any]], warm_up_name: str,
+                  train_q: list[str], test_q: list[str]) -> Path:
+    """Fill ``arms`` with ``previous``'s base and warm-up evaluations; the warm-up checkpoint GRPO starts from."""
+    split = json.loads((previous / "split.json").read_text(encoding="utf-8"))
+    if split != {"train": train_q, "heldout": test_q}:
+        raise SystemExit(f"--reuse {previous}: its split differs from this one (--split-seed, --train-queries)")
+    checkpoint = previous / "format-sft"
+    for needed in (previous / "eval" / "base" / "metrics.json", previous / "eval" / "format" / "metrics.json",
+                   checkpoint / "model.safetensors"):
+        if not needed.is_file():
+            raise SystemExit(f"--reuse {previous}: {needed} is missing (run the whole study there first)")
+    arms["base"] = json.loads((previous / "eval" / "base" / "metrics.json").read_text(encoding="utf-8"))
+    arms[warm_up_name] = json.loads((previous / "eval" / "format" / "metrics.json").read_text(encoding="utf-8"))
+    study.commands["reuse"] = f"(base evaluation and format warm-up reused from {previous})"
+    return checkpoint
 
 
 # --- the report ------------------------------------------------------------------------------------------
@@ -293,12 +313,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("sft_lr", "grpo_lr"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     p.add_argument("--skip-base-eval", action="store_true", help="reuse <out>/eval/base if it exists")
+    p.add_argument("--grpo-full-finetune", action="store_true", help="GRPO on every weight instead of LoRA")
+    p.add_argument("--reuse", type=Path, default=None, metavar="STUDY_OUT",
+                   help="a finished study's --out: reuse its base evaluation and format warm-up (checkpoint and "
+                        "evaluation; same split required) and run only GRPO and its evaluation, to compare GRPO "
+                        "settings from one warm-up")
     p.add_argument("--report-only", type=Path, default=None, metavar="LOG",
                    help="run nothing: rebuild the report from the outputs in --out (same flags as the run) and the "
                         "phase times in LOG (the run's printed output)")
     a = p.parse_args(argv)
-    study = Study(**{k: v for k, v in vars(a).items() if k not in ("skip_base_eval", "report_only")},
-                  dry=a.report_only is not None)
+    study = Study(**{k: v for k, v in vars(a).items()
+                     if k not in ("skip_base_eval", "report_only", "grpo_full_finetune", "reuse")},
+                  grpo_lora=not a.grpo_full_finetune, dry=a.report_only is not None)
     study.out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
 
@@ -311,18 +337,23 @@ def main(argv: list[str] | None = None) -> int:
     (study.out / "split.json").write_text(json.dumps({"train": train_q, "heldout": test_q}, indent=1) + "\n")
 
     arms: dict[str, dict[str, Any]] = {}
-    base_metrics = study.out / "eval" / "base" / "metrics.json"
-    if a.skip_base_eval and base_metrics.is_file():
-        arms["base"] = json.loads(base_metrics.read_text(encoding="utf-8"))
-    else:
-        arms["base"] = evaluate(study, "base", model, test_dir, study.base_queries)
+    warm_up_name = f"format warm-up ({study.sft_steps} SFT steps, random labels)"
     start_model = model
-    if study.sft_steps > 0:
-        start_model = warm_up(study, model, train_dir)
-        arms[f"format warm-up ({study.sft_steps} SFT steps, random labels)"] = evaluate(
-            study, "format", start_model, test_dir)
+    if a.reuse is not None:
+        start_model = reuse_warm_up(a.reuse, study, arms, warm_up_name, train_q, test_q)
+    else:
+        base_metrics = study.out / "eval" / "base" / "metrics.json"
+        if a.skip_base_eval and base_metrics.is_file():
+            arms["base"] = json.loads(base_metrics.read_text(encoding="utf-8"))
+        else:
+            arms["base"] = evaluate(study, "base", model, test_dir, study.base_queries)
+        if study.sft_steps > 0:
+            start_model = warm_up(study, model, train_dir)
+            arms[warm_up_name] = evaluate(study, "format", start_model, test_dir)
     grpo_dir = grpo(study, start_model, train_dir)
-    arms[f"GRPO ({study.grpo_steps} steps, LoRA)"] = evaluate(study, "grpo", grpo_dir, test_dir)
+    grpo_name = (f"GRPO ({study.grpo_steps} steps, {'LoRA' if study.grpo_lora else 'full fine-tuning'}, "
+                 f"lr {study.grpo_lr:g})")
+    arms[grpo_name] = evaluate(study, "grpo", grpo_dir, test_dir)
     history = log_history(grpo_dir)
     plot(history, study.out / "reward_curve.png")
     if study.dry:

@@ -110,3 +110,22 @@ def test_report_table_has_parse_rates_deltas_and_bm25(study_module, tmp_path):
     assert "    rankrl train --config x" in text
     study_module.plot(history, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reuse_needs_the_same_split_and_a_finished_warm_up(study_module, tmp_path):
+    previous = tmp_path / "previous"
+    (previous / "eval" / "base").mkdir(parents=True)
+    (previous / "split.json").write_text(json.dumps({"train": ["1", "2"], "heldout": ["3"]}))
+    study = study_module.Study(out=tmp_path / "new")
+    with pytest.raises(SystemExit, match="its split differs"):
+        study_module.reuse_warm_up(previous, study, {}, "warm", ["1"], ["2", "3"])
+    with pytest.raises(SystemExit, match=r"eval/base/metrics.json is missing"):
+        study_module.reuse_warm_up(previous, study, {}, "warm", ["1", "2"], ["3"])
+    for name in ("base", "format"):
+        (previous / "eval" / name).mkdir(parents=True, exist_ok=True)
+        (previous / "eval" / name / "metrics.json").write_text(json.dumps({"arm": name}))
+    (previous / "format-sft").mkdir()
+    (previous / "format-sft" / "model.safetensors").write_bytes(b"x")
+    arms: dict = {}
+    assert study_module.reuse_warm_up(previous, study, arms, "warm", ["1", "2"], ["3"]) == previous / "format-sft"
+    assert arms == {"base": {"arm": "base"}, "warm": {"arm": "format"}}
