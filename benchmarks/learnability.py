@@ -151,7 +151,22 @@ def evaluate(study: Study, name: str, model: Path, test_dir: Path, max_queries: 
         "--max-new-tokens", str(study.eval_max_new_tokens), "--max-passage-tokens", str(study.max_passage_tokens),
         "--out", str(out), "--no-progress",
     ])
-    return json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    return read_arm(out)
+
+
+def read_arm(eval_dir: Path) -> dict[str, Any]:
+    """An evaluation's ``metrics.json`` plus how often each answer was given (from ``traces.jsonl``): a model that
+    answers ``true`` to every passage ranks by p(true) alone, which the table should show."""
+    arm = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
+    answers: dict[str, int] = {}
+    traces = eval_dir / "traces.jsonl"
+    if traces.is_file():
+        for line in traces.read_text(encoding="utf-8").splitlines():
+            trace = json.loads(line)
+            if trace.get("ok"):
+                answers[str(trace.get("answer"))] = answers.get(str(trace.get("answer")), 0) + 1
+    arm["answers"] = answers
+    return arm
 
 
 def sft_traces(study: Study, train_dir: Path, path: Path) -> int:
@@ -211,8 +226,8 @@ def reuse_warm_up(previous: Path, study: Study, arms: dict[str, dict[str, Any]],
                    checkpoint / "model.safetensors"):
         if not needed.is_file():
             raise SystemExit(f"--reuse {previous}: {needed} is missing (run the whole study there first)")
-    arms["base"] = json.loads((previous / "eval" / "base" / "metrics.json").read_text(encoding="utf-8"))
-    arms[warm_up_name] = json.loads((previous / "eval" / "format" / "metrics.json").read_text(encoding="utf-8"))
+    arms["base"] = read_arm(previous / "eval" / "base")
+    arms[warm_up_name] = read_arm(previous / "eval" / "format")
     study.commands["reuse"] = f"(base evaluation and format warm-up reused from {previous})"
     return checkpoint
 
@@ -266,8 +281,9 @@ def plot(history: list[dict[str, Any]], path: Path) -> None:
 def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str, Any]], n_test: int) -> str:
     metric = "nDCG@10" if "nDCG@10" in next(iter(arms.values()))["metrics"] else "ndcg_cut_10"
     lines = [
-        "| system | queries | parse-ok | nDCG@10 ± SE | Δ vs BM25 ± paired SE | Δ vs previous row ± paired SE |",
-        "|---|---|---|---|---|---|",
+        ("| system | queries | parse-ok | answers true/false | nDCG@10 ± SE | Δ vs BM25 ± paired SE "
+         "| Δ vs previous row ± paired SE |"),
+        "|---|---|---|---|---|---|---|",
     ]
     previous: dict[str, float] | None = None
     for name, m in arms.items():
@@ -281,11 +297,13 @@ def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str
             common = len(set(previous) & set(per_query))
             prev_text = f"{mean:+.4f} ± {se:.4f} (n={common})"
         ok = cost["prompts"] - cost["parse_failures"]
+        answers = m.get("answers") or {}
         lines.append(f"| {name} | {len(per_query)} | {ok / max(cost['prompts'], 1):.1%} ({ok}/{cost['prompts']}) | "
+                     f"{answers.get('true', 0)}/{answers.get('false', 0)} | "
                      f"{m['metrics'][metric]:.4f} ± {std_error(list(per_query.values())):.4f} | {d_text} | {prev_text} |")
         previous = per_query
     last = list(arms.values())[-1]
-    lines.append(f"| BM25 (first stage) | {len(last['per_query'])} | — | {last['first_stage'][metric]:.4f} | — | — |")
+    lines.append(f"| BM25 (first stage) | {len(last['per_query'])} | — | — | {last['first_stage'][metric]:.4f} | — | — |")
     text = [(f"Held-out: {n_test} DL19 queries × BM25 top-{study.top_k}; passages truncated to "
             f"{study.max_passage_tokens} tokens; greedy, {study.eval_max_new_tokens} new tokens at most."), ""]
     text += lines + [""]
@@ -294,8 +312,10 @@ def report(study: Study, arms: dict[str, dict[str, Any]], history: list[dict[str
         text.append(f"GRPO: {len(history)} logged steps; reward {first_h['reward']:.3f} → {last_h['reward']:.3f}; "
                     f"zero-std fraction {first_h.get('frac_reward_zero_std', float('nan')):.2f} → "
                     f"{last_h.get('frac_reward_zero_std', float('nan')):.2f}.")
-    text += ["", "Wall time per phase (s): " + ", ".join(f"{k} {v:.0f}" for k, v in study.timings.items())
-             + f"; total {sum(study.timings.values()):.0f}.", "", "Commands:", ""]
+    phases = {k: v for k, v in study.timings.items() if k != "total"}
+    total = study.timings.get("total", sum(phases.values()))
+    text += ["", "Wall time per phase (s): " + ", ".join(f"{k} {v:.0f}" for k, v in phases.items())
+             + f"; total {total:.0f}.", "", "Commands:", ""]
     text += [f"    {c}" for c in study.commands.values()]
     return "\n".join(text) + "\n"
 
@@ -344,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base_metrics = study.out / "eval" / "base" / "metrics.json"
         if a.skip_base_eval and base_metrics.is_file():
-            arms["base"] = json.loads(base_metrics.read_text(encoding="utf-8"))
+            arms["base"] = read_arm(base_metrics.parent)
         else:
             arms["base"] = evaluate(study, "base", model, test_dir, study.base_queries)
         if study.sft_steps > 0:

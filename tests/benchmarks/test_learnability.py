@@ -102,11 +102,16 @@ def test_report_table_has_parse_rates_deltas_and_bm25(study_module, tmp_path):
     history = [{"step": 1, "reward": 0.5, "frac_reward_zero_std": 0.5},
                {"step": 2, "reward": 0.75, "frac_reward_zero_std": 0.25}]
     text = study_module.report(study, arms, history, 2)
-    assert "| base | 2 | 0.0% (0/40) | 0.4500 ± 0.0500 | +0.0100 ± 0.0200 | — |" in text
-    assert "| GRPO | 2 | 75.0% (30/40) | 0.5500 ± 0.0500 | +0.0100 ± 0.0200 | +0.1000 ± 0.1000 (n=2) |" in text
-    assert "| BM25 (first stage) | 2 | — | 0.4000 | — | — |" in text
+    arms["GRPO"]["answers"] = {"true": 25, "false": 5}
+    text = study_module.report(study, arms, history, 2)
+    assert "| base | 2 | 0.0% (0/40) | 0/0 | 0.4500 ± 0.0500 | +0.0100 ± 0.0200 | — |" in text
+    assert ("| GRPO | 2 | 75.0% (30/40) | 25/5 | 0.5500 ± 0.0500 | +0.0100 ± 0.0200 | +0.1000 ± 0.1000 (n=2) |"
+            in text)
+    assert "| BM25 (first stage) | 2 | — | — | 0.4000 | — | — |" in text
     assert "reward 0.500 → 0.750; zero-std fraction 0.50 → 0.25" in text
-    assert "eval-base 10, grpo 20; total 30" in text
+    assert "eval-base 10, grpo 20; total 30." in text
+    study.timings["total"] = 31.5  # the run's own clock (includes the split and the report), not summed again
+    assert "eval-base 10, grpo 20; total 32." in study_module.report(study, arms, history, 2)
     assert "    rankrl train --config x" in text
     study_module.plot(history, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -124,8 +129,12 @@ def test_reuse_needs_the_same_split_and_a_finished_warm_up(study_module, tmp_pat
     for name in ("base", "format"):
         (previous / "eval" / name).mkdir(parents=True, exist_ok=True)
         (previous / "eval" / name / "metrics.json").write_text(json.dumps({"arm": name}))
+    (previous / "eval" / "format" / "traces.jsonl").write_text(
+        "".join(json.dumps(t) + "\n" for t in ({"ok": True, "answer": "true"}, {"ok": True, "answer": "true"},
+                                               {"ok": False, "answer": None}, {"ok": True, "answer": "false"})))
     (previous / "format-sft").mkdir()
     (previous / "format-sft" / "model.safetensors").write_bytes(b"x")
     arms: dict = {}
     assert study_module.reuse_warm_up(previous, study, arms, "warm", ["1", "2"], ["3"]) == previous / "format-sft"
-    assert arms == {"base": {"arm": "base"}, "warm": {"arm": "format"}}
+    assert arms == {"base": {"arm": "base", "answers": {}},
+                    "warm": {"arm": "format", "answers": {"true": 2, "false": 1}}}
