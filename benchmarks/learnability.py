@@ -15,7 +15,7 @@ template (parse-ok rate, nDCG@10, paired standard error against BM25 and against
    training queries' judged passages, binary accuracy + format reward, short completions, LoRA.
 
 Writes ``<out>/learnability.md`` (the table, the commands, wall times), ``<out>/reward_curve.png`` and
-``<out>/results.json``. Sized for a busy two-core CPU (about an hour); every size is a flag.
+``<out>/results.json``. Sized for two CPU cores: 52 minutes on an idle 2-core machine; every size is a flag.
 
     python benchmarks/learnability.py --out outputs/learnability
 """
