@@ -30,7 +30,8 @@ def test_colocate_rollouts_train_and_save(warm_tiny_model, tmp_path):
     command = [
         sys.executable, "-m", "rankrl.core.cli", "train", "--config", str(REPO_ROOT / "rl" / "recipes" / "tiny.yaml"),
         "--model_name_or_path", str(warm_tiny_model), "--output_dir", str(out), "--max_steps", "2",
-        "--save_steps", "2", "--logging_steps", "1", "--synthetic_queries", "8", "--use_vllm", "true", "--vllm_mode", "colocate",
+        "--save_steps", "2", "--logging_steps", "1", "--synthetic_queries", "8", "--use_vllm", "true",
+        "--vllm_mode", "colocate",
         "--vllm_max_model_length", "512", "--vllm_gpu_memory_utilization", "0.5",
     ]
     result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
